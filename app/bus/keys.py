@@ -1,0 +1,114 @@
+"""Every Redis stream, group and key name the service uses, in one place.
+
+Keys are built from settings (stream names and a prefix are configurable) so that two deployments
+can share a Redis without colliding, and tests can use their own names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.config import Settings
+
+
+@dataclass(frozen=True)
+class Keys:
+    prefix: str
+    intent_stream: str
+    result_stream: str
+    dlq_stream: str
+    group: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Keys":
+        return cls(
+            prefix=settings.key_prefix,
+            intent_stream=settings.intent_stream,
+            result_stream=settings.result_stream,
+            dlq_stream=settings.dlq_stream,
+            group=settings.consumer_group,
+        )
+
+    # -- per intent -----------------------------------------------------------------------------
+    def order(self, intent_id: str) -> str:
+        """Hash: the order record of one intent (state, client order id, final result)."""
+        return f"{self.prefix}:order:{intent_id}"
+
+    def client_order(self, client_order_id: str) -> str:
+        """String: client order id -> intent id."""
+        return f"{self.prefix}:coid:{client_order_id}"
+
+    def entry_done(self, entry_id: str) -> str:
+        """String: marks an intent stream entry as answered (holds the result entry id)."""
+        return f"{self.prefix}:done:{self.intent_stream}:{entry_id}"
+
+    @property
+    def inflight(self) -> str:
+        """Set of intent ids whose order may be at the exchange without a published result."""
+        return f"{self.prefix}:inflight"
+
+    # -- books ----------------------------------------------------------------------------------
+    def position(self, symbol: str) -> str:
+        return f"{self.prefix}:position:{symbol}"
+
+    @property
+    def positions_index(self) -> str:
+        """Set of symbols that ever had a position."""
+        return f"{self.prefix}:positions"
+
+    @property
+    def orders_recent(self) -> str:
+        """List of intent ids, newest first, capped."""
+        return f"{self.prefix}:orders:recent"
+
+    @property
+    def trades(self) -> str:
+        """List of trade JSON documents, newest first, capped."""
+        return f"{self.prefix}:trades"
+
+    @property
+    def counters(self) -> str:
+        return f"{self.prefix}:counters"
+
+    # -- risk -----------------------------------------------------------------------------------
+    @property
+    def trading_state(self) -> str:
+        return f"{self.prefix}:risk:trading_state"
+
+    @property
+    def reserved(self) -> str:
+        """Hash symbol -> signed base quantity reserved by orders in flight."""
+        return f"{self.prefix}:risk:reserved"
+
+    @property
+    def marks(self) -> str:
+        """Hash symbol -> last price used for exposure."""
+        return f"{self.prefix}:risk:marks"
+
+    def order_rate(self, minute: int) -> str:
+        return f"{self.prefix}:risk:orders:{minute}"
+
+    # -- paper exchange -------------------------------------------------------------------------
+    @property
+    def paper_wallet(self) -> str:
+        return f"{self.prefix}:paper:wallet"
+
+    def paper_order(self, client_order_id: str) -> str:
+        return f"{self.prefix}:paper:order:{client_order_id}"
+
+    @property
+    def paper_order_seq(self) -> str:
+        return f"{self.prefix}:paper:order_seq"
+
+    # -- binance --------------------------------------------------------------------------------
+    def rate_bucket(self, name: str) -> str:
+        return f"{self.prefix}:binance:bucket:{name}"
+
+    @property
+    def exchange_pause(self) -> str:
+        """String with TTL: set while every replica must stay away from the exchange (429/418)."""
+        return f"{self.prefix}:binance:pause"
+
+    @property
+    def exchange_info(self) -> str:
+        return f"{self.prefix}:binance:exchange_info"

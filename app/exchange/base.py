@@ -1,0 +1,115 @@
+"""The interface every venue adapter implements (PAPER, Binance TESTNET/LIVE), and its data types.
+
+An exchange rejection is data: an ``ExecutionReport`` with a reason. Exceptions leave an adapter
+only for the one case the caller must treat differently: ``OutcomeUnknown``, when an order may or
+may not exist and nothing may be published until it is found.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Sequence
+
+from app.exchange.filters import SymbolRules
+from app.models.result import Reason, Status
+
+
+class Health(StrEnum):
+    UP = "UP"
+    DEGRADED = "DEGRADED"
+    DOWN = "DOWN"
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    bid: Decimal
+    ask: Decimal
+
+    def for_side(self, side: str) -> Decimal:
+        return self.ask if side == "BUY" else self.bid
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    symbol: str
+    side: str
+    quantity: Decimal
+    order_type: str
+    client_order_id: str
+    leverage: int = 1
+    price: Decimal | None = None
+    time_in_force: str = "GTC"
+    reduce_only: bool = False
+
+
+@dataclass(slots=True)
+class ExecutionReport:
+    status: Status
+    executed_qty: Decimal = Decimal(0)
+    avg_price: Decimal | None = None
+    quote_qty: Decimal = Decimal(0)
+    fee: Decimal = Decimal(0)
+    fee_asset: str | None = None
+    exchange_order_id: str | None = None
+    reason: Reason | None = None
+    message: str = ""
+    exchange_code: int | None = None
+    raw_status: str | None = None
+
+    @classmethod
+    def rejected(cls, reason: Reason, message: str, code: int | None = None,
+                 status: Status = Status.REJECTED) -> "ExecutionReport":
+        return cls(status=status, reason=reason, message=message, exchange_code=code)
+
+
+@dataclass(slots=True)
+class ComponentStatus:
+    status: Health
+    message: str = ""
+    details: dict[str, object] = field(default_factory=dict)
+
+
+class OutcomeUnknown(Exception):
+    """The order may exist at the exchange; resolve it by client order id before publishing."""
+
+
+class ExchangeAdapter(ABC):
+    """One venue. Implementations must never send an order twice for one client order id."""
+
+    name: str = "exchange"
+
+    async def start(self) -> None:
+        """Load what the adapter needs (filters, credentials check) before the service is ready."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abstractmethod
+    async def rules(self, symbol: str) -> SymbolRules | None:
+        """The symbol's filters, or None when the venue does not list it."""
+
+    @abstractmethod
+    async def quote(self, symbol: str) -> Quote:
+        """Best bid and ask, used to size notional intents and value exposure."""
+
+    @abstractmethod
+    async def place_order(self, request: OrderRequest) -> ExecutionReport:
+        """Send one order; rejections come back as reports, unknown outcomes raise OutcomeUnknown."""
+
+    @abstractmethod
+    async def query_order(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
+        """The order with this client order id, or None when the venue has no such order."""
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:
+        """Send several orders; an adapter may batch. Exceptions are returned in place."""
+        return list(await asyncio.gather(*(self.place_order(r) for r in requests), return_exceptions=True))
+
+    def health(self) -> ComponentStatus:
+        return ComponentStatus(Health.UP)
+
+    def ready(self) -> bool:
+        return self.health().status is not Health.DOWN

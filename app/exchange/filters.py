@@ -1,0 +1,147 @@
+"""Binance symbol filters (exchangeInfo): parsing, quantity rounding and local checks.
+
+Pure functions over ``Decimal``. PAPER and the Binance adapters share this module, so a paper
+order the real exchange would refuse with -1013 / -4164 is refused here first, before any request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Iterable
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolRules:
+    symbol: str
+    base_asset: str
+    quote_asset: str
+    tick_size: Decimal = ZERO
+    min_price: Decimal = ZERO
+    max_price: Decimal = ZERO
+    step_size: Decimal = ZERO
+    min_qty: Decimal = ZERO
+    max_qty: Decimal = ZERO
+    market_step_size: Decimal = ZERO
+    market_min_qty: Decimal = ZERO
+    market_max_qty: Decimal = ZERO
+    min_notional: Decimal = ZERO
+    max_notional: Decimal = ZERO
+    apply_min_to_market: bool = True
+    trading: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FilterViolation:
+    """Why an order would fail the exchange's filters; mirrors Binance's -1013 message."""
+
+    filter: str
+    message: str
+
+
+def round_down(value: Decimal, step: Decimal) -> Decimal:
+    if step <= 0:
+        return value
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def quantity_for(rules: SymbolRules, quantity: Decimal, order_type: str) -> Decimal:
+    """Round a quantity down to the step the exchange applies to this order type."""
+    step = rules.market_step_size if order_type == "MARKET" and rules.market_step_size > 0 else rules.step_size
+    return round_down(quantity, step).normalize() if quantity > 0 else ZERO
+
+
+def price_for(rules: SymbolRules, price: Decimal) -> Decimal:
+    return round_down(price, rules.tick_size).normalize()
+
+
+def check_order(
+    rules: SymbolRules, quantity: Decimal, order_type: str, price: Decimal | None, reference_price: Decimal
+) -> FilterViolation | None:
+    """The first filter this order fails, or None. ``reference_price`` values MARKET orders."""
+    if not rules.trading:
+        return FilterViolation("STATUS", f"{rules.symbol} is not trading")
+    if order_type == "LIMIT":
+        if price is None or price <= 0:
+            return FilterViolation("PRICE_FILTER", "price must be positive")
+        if rules.tick_size > 0 and price % rules.tick_size != 0:
+            return FilterViolation("PRICE_FILTER", f"price {price} is not a multiple of tickSize {rules.tick_size}")
+        if rules.min_price > 0 and price < rules.min_price:
+            return FilterViolation("PRICE_FILTER", f"price {price} is below minPrice {rules.min_price}")
+        if rules.max_price > 0 and price > rules.max_price:
+            return FilterViolation("PRICE_FILTER", f"price {price} is above maxPrice {rules.max_price}")
+    lot = _lot(rules, order_type)
+    if violation := _check_lot(quantity, *lot):
+        return violation
+    notional = quantity * (price if order_type == "LIMIT" and price else reference_price)
+    applies = order_type == "LIMIT" or rules.apply_min_to_market
+    if applies and rules.min_notional > 0 and notional < rules.min_notional:
+        return FilterViolation(
+            "MIN_NOTIONAL", f"notional {notional.normalize():f} is below the minimum {rules.min_notional.normalize():f}"
+        )
+    if rules.max_notional > 0 and notional > rules.max_notional:
+        return FilterViolation("NOTIONAL", f"notional {notional:f} is above the maximum {rules.max_notional:f}")
+    return None
+
+
+def _lot(rules: SymbolRules, order_type: str) -> tuple[str, Decimal, Decimal, Decimal]:
+    if order_type == "MARKET" and (rules.market_step_size > 0 or rules.market_min_qty > 0 or rules.market_max_qty > 0):
+        return "MARKET_LOT_SIZE", rules.market_step_size, rules.market_min_qty, rules.market_max_qty
+    return "LOT_SIZE", rules.step_size, rules.min_qty, rules.max_qty
+
+
+def _check_lot(quantity: Decimal, name: str, step: Decimal, min_qty: Decimal, max_qty: Decimal) -> FilterViolation | None:
+    if quantity <= 0:
+        return FilterViolation(name, "quantity rounds to zero at this step size")
+    if min_qty > 0 and quantity < min_qty:
+        return FilterViolation(name, f"quantity {quantity:f} is below minQty {min_qty.normalize():f}")
+    if max_qty > 0 and quantity > max_qty:
+        return FilterViolation(name, f"quantity {quantity:f} is above maxQty {max_qty.normalize():f}")
+    if step > 0 and (quantity - min_qty) % step != 0:
+        return FilterViolation(name, f"quantity {quantity:f} is not a multiple of stepSize {step.normalize():f}")
+    return None
+
+
+def rules_from_symbol_info(info: dict[str, Any]) -> SymbolRules:
+    """Parse one ``symbols[]`` entry of spot or USD-M futures exchangeInfo."""
+    fields: dict[str, Any] = {}
+    for flt in info.get("filters", ()):
+        kind = flt.get("filterType")
+        if kind == "PRICE_FILTER":
+            fields.update(tick_size=_d(flt, "tickSize"), min_price=_d(flt, "minPrice"), max_price=_d(flt, "maxPrice"))
+        elif kind == "LOT_SIZE":
+            fields.update(step_size=_d(flt, "stepSize"), min_qty=_d(flt, "minQty"), max_qty=_d(flt, "maxQty"))
+        elif kind == "MARKET_LOT_SIZE":
+            fields.update(market_step_size=_d(flt, "stepSize"), market_min_qty=_d(flt, "minQty"),
+                          market_max_qty=_d(flt, "maxQty"))
+        elif kind == "MIN_NOTIONAL":
+            # spot's legacy filter has minNotional/applyToMarket; futures' has notional
+            fields["min_notional"] = _d(flt, "minNotional") or _d(flt, "notional")
+            fields["apply_min_to_market"] = bool(flt.get("applyToMarket", True))
+        elif kind == "NOTIONAL":
+            fields.update(min_notional=_d(flt, "minNotional"), max_notional=_d(flt, "maxNotional"),
+                          apply_min_to_market=bool(flt.get("applyMinToMarket", True)))
+    status = info.get("status", "TRADING")
+    return SymbolRules(
+        symbol=info["symbol"],
+        base_asset=info.get("baseAsset", ""),
+        quote_asset=info.get("quoteAsset", "USDT"),
+        trading=status == "TRADING",
+        **fields,
+    )
+
+
+def rules_from_exchange_info(exchange_info: dict[str, Any], symbols: Iterable[str] | None = None) -> dict[str, SymbolRules]:
+    wanted = set(symbols) if symbols is not None else None
+    return {
+        s["symbol"]: rules_from_symbol_info(s)
+        for s in exchange_info.get("symbols", ())
+        if wanted is None or s.get("symbol") in wanted
+    }
+
+
+def _d(flt: dict[str, Any], key: str) -> Decimal:
+    value = flt.get(key)
+    return Decimal(str(value)) if value not in (None, "") else ZERO

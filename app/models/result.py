@@ -1,0 +1,78 @@
+"""The outcome published to the result stream: one per intent entry, documented in docs/contract.md."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Status(StrEnum):
+    FILLED = "FILLED"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    NEW = "NEW"
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"
+
+
+class Reason(StrEnum):
+    """Machine codes on every result that is not a complete fill."""
+
+    INVALID_INTENT = "INVALID_INTENT"
+    SYMBOL_NOT_ALLOWED = "SYMBOL_NOT_ALLOWED"
+    LEVERAGE_LIMIT = "LEVERAGE_LIMIT"
+    POSITION_LIMIT = "POSITION_LIMIT"
+    EXPOSURE_LIMIT = "EXPOSURE_LIMIT"
+    ORDER_RATE_LIMIT = "ORDER_RATE_LIMIT"
+    RATE_LIMITED = "RATE_LIMITED"
+    INTENT_EXPIRED = "INTENT_EXPIRED"
+    TRADING_HALTED = "TRADING_HALTED"
+    REDUCE_ONLY = "REDUCE_ONLY"
+    INSUFFICIENT_BALANCE = "INSUFFICIENT_BALANCE"
+    EXCHANGE_FILTER = "EXCHANGE_FILTER"
+    EXCHANGE_REJECTED = "EXCHANGE_REJECTED"
+    EXCHANGE_UNAVAILABLE = "EXCHANGE_UNAVAILABLE"
+    EXCHANGE_AUTH = "EXCHANGE_AUTH"
+    PARTIAL_FILL = "PARTIAL_FILL"
+    ORDER_OPEN = "ORDER_OPEN"
+    ORDER_CANCELED = "ORDER_CANCELED"
+    DEAD_LETTER = "DEAD_LETTER"
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(use_enum_values=True)
+
+    intent_id: str
+    intent_entry_id: str
+    status: Status
+    reason: Reason | None = None
+    message: str = ""
+    mode: str
+    symbol: str | None = None
+    side: str | None = None
+    order_type: str | None = None
+    requested_quantity: float | None = None
+    requested_notional_usd: float | None = None
+    executed_quantity: float = 0.0
+    avg_price: float | None = None
+    notional_usd: float = 0.0
+    fee: float = 0.0
+    fee_asset: str | None = None
+    exchange_order_id: str | None = None
+    client_order_id: str | None = None
+    leverage: int | None = None
+    reduce_only: bool | None = None
+    exchange_code: int | None = None
+    exchange_message: str | None = None
+    source: str | None = None
+    strategy: str | None = None
+    confidence: float | None = None
+    received_at: str
+    executed_at: str
+    latency_ms: float
+    duplicate: bool = False
+    consumer: str | None = None
+
+    @property
+    def is_fill(self) -> bool:
+        return self.status in (Status.FILLED, Status.PARTIALLY_FILLED)
