@@ -1,0 +1,68 @@
+"""Prometheus metrics, in base units, with bounded labels only (no ids).
+
+One ``Metrics`` object per process, built at start-up on its own registry so tests can build theirs.
+Names are documented in docs/observability.md; the dashboard and alert rules use only these.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from app import __version__
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None, mode: str = "PAPER") -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.build_info = Gauge("execution_build_info", "Build and mode of this replica.",
+                                ["version", "mode"], registry=r)
+        self.build_info.labels(__version__, mode).set(1)
+        self.intents_received = Counter("execution_intents_received_total",
+                                        "Intent stream entries read (new and redelivered).", registry=r)
+        self.results = Counter("execution_results_total", "Results published, by status and reason.",
+                               ["status", "reason"], registry=r)
+        self.duplicates = Counter("execution_duplicate_intents_total",
+                                  "Intents whose intent_id had already been executed.", registry=r)
+        self.orders = Counter("execution_orders_total", "Orders sent to the exchange, by outcome.",
+                              ["status", "mode", "symbol"], registry=r)
+        self.risk_rejections = Counter("execution_risk_rejections_total", "Intents denied by risk checks.",
+                                       ["reason"], registry=r)
+        self.intent_latency = Histogram("execution_intent_latency_seconds",
+                                        "Time from reading an intent to publishing its result.",
+                                        buckets=LATENCY_BUCKETS, registry=r)
+        self.exchange_latency = Histogram("execution_exchange_request_seconds",
+                                          "Exchange request latency by endpoint and outcome.",
+                                          ["endpoint", "outcome"], buckets=LATENCY_BUCKETS, registry=r)
+        self.consumer_lag = Gauge("execution_consumer_lag",
+                                  "Intent entries not yet delivered to the consumer group.", registry=r)
+        self.consumer_pending = Gauge("execution_consumer_pending",
+                                      "Intent entries delivered but not acknowledged.", registry=r)
+        self.dead_letters = Counter("execution_dead_letters_total",
+                                    "Intent entries moved to the dead-letter stream.", registry=r)
+        self.reclaimed = Counter("execution_reclaimed_total",
+                                 "Pending entries reclaimed from other consumers.", registry=r)
+        self.position_notional = Gauge("execution_position_notional_usd",
+                                       "Signed position notional at entry price, by symbol.", ["symbol"],
+                                       registry=r)
+        self.trading_state = Gauge("execution_trading_state", "1 for the current trading state.", ["state"],
+                                   registry=r)
+        self.rate_limit_used = Gauge("execution_rate_limit_used_ratio",
+                                     "Share of the exchange request-weight budget used this minute.",
+                                     registry=r)
+        self.exchange_up = Gauge("execution_exchange_up", "1 when the exchange is usable.", registry=r)
+        self.exchange_banned = Gauge("execution_exchange_banned",
+                                     "1 while the exchange has banned or paused this IP (429/418).",
+                                     registry=r)
+        self.redis_up = Gauge("execution_redis_up", "1 when Redis answered the last health check.", registry=r)
+        self.consumer_up = Gauge("execution_consumer_up", "1 while the consumer loop is running.", registry=r)
+
+    def set_trading_state(self, state: str) -> None:
+        for name in TRADING_STATES:
+            self.trading_state.labels(name).set(1 if name == state else 0)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
