@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     stream_maxlen: int = Field(1_000_000, ge=100)
     idempotency_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     drain_timeout_s: float = Field(20.0, gt=0, le=600)
+    liveness_stall_s: float = Field(120.0, ge=5)
+    maintenance_interval_s: float = Field(5.0, gt=0)
     history_limit: int = Field(10_000, ge=10)
 
     @field_validator("allowed_symbols", mode="before")

@@ -81,6 +81,11 @@ class Keys:
         return f"{self.prefix}:risk:reserved"
 
     @property
+    def risk_positions(self) -> str:
+        """Hash symbol -> signed position quantity, the gate's view of positions."""
+        return f"{self.prefix}:risk:positions"
+
+    @property
     def marks(self) -> str:
         """Hash symbol -> last price used for exposure."""
         return f"{self.prefix}:risk:marks"

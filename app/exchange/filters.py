@@ -49,8 +49,12 @@ def round_down(value: Decimal, step: Decimal) -> Decimal:
 
 def quantity_for(rules: SymbolRules, quantity: Decimal, order_type: str) -> Decimal:
     """Round a quantity down to the step the exchange applies to this order type."""
-    step = rules.market_step_size if order_type == "MARKET" and rules.market_step_size > 0 else rules.step_size
-    return round_down(quantity, step).normalize() if quantity > 0 else ZERO
+    if quantity <= 0:
+        return ZERO
+    rounded = round_down(quantity, rules.step_size)
+    if order_type == "MARKET":
+        rounded = round_down(rounded, rules.market_step_size)
+    return rounded.normalize()
 
 
 def price_for(rules: SymbolRules, price: Decimal) -> Decimal:
@@ -72,8 +76,10 @@ def check_order(
             return FilterViolation("PRICE_FILTER", f"price {price} is below minPrice {rules.min_price}")
         if rules.max_price > 0 and price > rules.max_price:
             return FilterViolation("PRICE_FILTER", f"price {price} is above maxPrice {rules.max_price}")
-    lot = _lot(rules, order_type)
-    if violation := _check_lot(quantity, *lot):
+    if violation := _check_lot(quantity, "LOT_SIZE", rules.step_size, rules.min_qty, rules.max_qty):
+        return violation
+    if order_type == "MARKET" and (violation := _check_lot(
+            quantity, "MARKET_LOT_SIZE", rules.market_step_size, rules.market_min_qty, rules.market_max_qty)):
         return violation
     notional = quantity * (price if order_type == "LIMIT" and price else reference_price)
     applies = order_type == "LIMIT" or rules.apply_min_to_market
@@ -84,12 +90,6 @@ def check_order(
     if rules.max_notional > 0 and notional > rules.max_notional:
         return FilterViolation("NOTIONAL", f"notional {notional:f} is above the maximum {rules.max_notional:f}")
     return None
-
-
-def _lot(rules: SymbolRules, order_type: str) -> tuple[str, Decimal, Decimal, Decimal]:
-    if order_type == "MARKET" and (rules.market_step_size > 0 or rules.market_min_qty > 0 or rules.market_max_qty > 0):
-        return "MARKET_LOT_SIZE", rules.market_step_size, rules.market_min_qty, rules.market_max_qty
-    return "LOT_SIZE", rules.step_size, rules.min_qty, rules.max_qty
 
 
 def _check_lot(quantity: Decimal, name: str, step: Decimal, min_qty: Decimal, max_qty: Decimal) -> FilterViolation | None:

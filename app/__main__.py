@@ -1,0 +1,30 @@
+"""`python -m app serve | send | results | check`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from app.cli import check, results, send, serve
+from app.config import SettingsError
+
+COMMANDS = {"serve": serve, "send": send, "results": results, "check": check}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Execution service")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, module in COMMANDS.items():
+        module.add_arguments(sub.add_parser(name, help=module.__doc__.strip().splitlines()[0]))
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The FastAPI application: built from settings, owning one replica's runtime through its lifespan."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import FastAPI
+
+from app import SERVICE_NAME, __version__
+from app.api import errors
+from app.api.routes import admin, books, probes, status
+from app.config import Settings
+from app.runtime import Runtime
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = runtime or Runtime(settings)
+        app.state.runtime = rt
+        await rt.start()
+        try:
+            yield
+        finally:
+            await rt.stop()
+
+    app = FastAPI(title=SERVICE_NAME, version=__version__, lifespan=lifespan,
+                  description="Trade intents in over Redis Streams, orders out, one result per intent.")
+    errors.install(app)
+    for module in (probes, books, status, admin):
+        app.include_router(module.router)
+    return app

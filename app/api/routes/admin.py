@@ -1,0 +1,34 @@
+"""The kill switch: trading state ACTIVE / REDUCING / HALTED, shared by every replica via Redis."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from app.api.deps import AdminDep, RuntimeDep
+from app.risk.checks import TradingState
+
+router = APIRouter(tags=["admin"], prefix="/admin")
+log = logging.getLogger(__name__)
+
+
+class TradingStateChange(BaseModel):
+    state: TradingState
+    reason: str | None = None
+
+
+@router.get("/trading-state", dependencies=[AdminDep])
+async def get_state(runtime: RuntimeDep) -> dict[str, Any]:
+    return {"state": (await runtime.store.trading_state()).value}
+
+
+@router.post("/trading-state", dependencies=[AdminDep])
+async def set_state(change: TradingStateChange, runtime: RuntimeDep) -> dict[str, Any]:
+    previous = await runtime.store.trading_state()
+    await runtime.store.set_trading_state(change.state)
+    runtime.metrics.set_trading_state(change.state.value)
+    log.warning("trading state %s -> %s (%s)", previous.value, change.state.value, change.reason or "no reason given")
+    return {"state": change.state.value, "previous": previous.value}

@@ -1,0 +1,40 @@
+"""Counters, uptime and consumer-group figures, and the Prometheus exposition."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from app import SERVICE_NAME, __version__
+from app.api.deps import RuntimeDep
+from app.execution.results import iso
+
+router = APIRouter(tags=["status"])
+COUNTER_NAMES = ("filled", "open", "rejected", "failed", "duplicates")
+
+
+@router.get("/status")
+async def status(runtime: RuntimeDep) -> dict[str, Any]:
+    counters = await runtime.store.counters()
+    stats = await runtime.maintenance.tick()
+    answered = {name: counters.get(name, 0) for name in COUNTER_NAMES}
+    s = runtime.settings
+    return {
+        "service": SERVICE_NAME, "version": __version__, "mode": s.execution_mode.value, "market": s.binance_market.value,
+        "consumer": s.consumer_name, "group": s.consumer_group, "intent_stream": s.intent_stream,
+        "result_stream": s.result_stream, "started_at": iso(runtime.started_at),
+        "uptime_s": round(time.time() - runtime.started_at, 3),
+        "received": sum(answered.values()), **answered,
+        "trading_state": (await runtime.store.trading_state()).value,
+        "consumer_lag": stats.lag, "pending": stats.pending, "stream_length": stats.length,
+        "consumers": stats.consumers,
+    }
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(runtime: RuntimeDep) -> Response:
+    return Response(runtime.metrics.render(), media_type=CONTENT_TYPE_LATEST)

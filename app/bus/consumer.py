@@ -1,0 +1,163 @@
+"""The consumer-group loop: read new intents, reclaim a dead replica's, hand batches to the pipeline.
+
+At-least-once delivery: entries are acknowledged only by settlement (with their result). Pending
+entries idle longer than CLAIM_MIN_IDLE_MS are claimed by whichever replica looks first; an entry
+delivered more than MAX_DELIVERIES times is dead-lettered by the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any, Awaitable, Callable
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from app.bus.keys import Keys
+from app.config import Settings
+from app.execution.service import Delivery
+from app.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[list[Delivery]], Awaitable[int]]
+TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class StreamConsumer:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, reader: aioredis.Redis, keys: Keys,
+                 handler: Handler, metrics: Metrics) -> None:
+        self._s = settings
+        self._redis = redis
+        self._reader = reader  # its own connection: a blocking XREADGROUP holds it for the block time
+        self._keys = keys
+        self._handler = handler
+        self._metrics = metrics
+        self._name = settings.consumer_name
+        self._stopping = asyncio.Event()
+        self.joined = False
+        self.heartbeat = time.monotonic()
+        self.last_error: str | None = None
+        self._next_claim = 0.0
+
+    @property
+    def running(self) -> bool:
+        return not self._stopping.is_set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def ensure_group(self) -> None:
+        """Create the group from the start of the stream (id 0), so no earlier intent is skipped."""
+        try:
+            await self._redis.xgroup_create(self._keys.intent_stream, self._keys.group, id="0", mkstream=True)
+            log.info("created consumer group %s on %s", self._keys.group, self._keys.intent_stream)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self.joined = True
+
+    async def run(self) -> None:
+        backoff = 0.1
+        own_pending = True
+        while not self._stopping.is_set():
+            self.heartbeat = time.monotonic()
+            try:
+                if not self.joined:
+                    await self.ensure_group()
+                if own_pending:
+                    own_pending = await self._drain_own_pending()
+                    continue
+                if time.monotonic() >= self._next_claim:
+                    self._next_claim = time.monotonic() + self._s.claim_interval_s
+                    if await self._reclaim():
+                        continue
+                await self._read_new()
+                backoff = 0.1
+                self.last_error = None
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    log.warning("consumer group vanished; recreating it")
+                    self.joined = False
+                    continue
+                backoff = await self._pause("redis error", exc, backoff)
+            except TRANSIENT as exc:
+                self.joined = False
+                backoff = await self._pause("redis unavailable", exc, backoff)
+            except Exception as exc:  # a bug must not kill the loop; liveness shows the last error
+                log.exception("consumer loop error")
+                backoff = await self._pause("unexpected error", exc, backoff)
+        log.info("consumer %s stopped", self._name)
+
+    async def _pause(self, what: str, exc: BaseException, backoff: float) -> float:
+        self.last_error = f"{what}: {type(exc).__name__}"
+        log.warning("%s (%s); retrying in %.1fs", what, type(exc).__name__, backoff)
+        try:
+            await asyncio.wait_for(self._stopping.wait(), backoff * (0.5 + random.random()))
+        except TimeoutError:
+            pass
+        return min(backoff * 2, 5.0)
+
+    async def _read_new(self) -> None:
+        reply = await self._reader.xreadgroup(
+            self._keys.group, self._name, {self._keys.intent_stream: ">"},
+            count=self._s.read_batch_size, block=self._s.read_block_ms)
+        entries = _entries(reply)
+        if entries:
+            await self._handler([Delivery(eid, fields, 1) for eid, fields in entries])
+
+    async def _drain_own_pending(self) -> bool:
+        """Entries this consumer name was given before a restart; True while more remain."""
+        reply = await self._redis.xreadgroup(
+            self._keys.group, self._name, {self._keys.intent_stream: "0"}, count=self._s.read_batch_size)
+        entries = [(eid, fields) for eid, fields in _entries(reply) if fields]
+        if not entries:
+            return False
+        counts = await self._delivery_counts([eid for eid, _ in entries], self._name)
+        await self._handler([Delivery(eid, fields, counts.get(eid, 2)) for eid, fields in entries])
+        return len(entries) >= self._s.read_batch_size
+
+    async def _reclaim(self) -> bool:
+        """Claim entries idle past the threshold from any consumer; True when some were handled."""
+        reply = await self._redis.xautoclaim(
+            self._keys.intent_stream, self._keys.group, self._name, self._s.claim_min_idle_ms,
+            start_id="0-0", count=self._s.read_batch_size)
+        claimed = [(_text(eid), fields) for eid, fields in reply[1] if fields]
+        vanished = [_text(eid) for eid, fields in reply[1] if not fields]
+        if vanished:  # trimmed before anyone answered them: nothing left to execute
+            log.error("acknowledging %d pending entries whose data was trimmed away", len(vanished))
+            await self._redis.xack(self._keys.intent_stream, self._keys.group, *vanished)
+        if len(reply[1]) >= self._s.read_batch_size:
+            self._next_claim = 0.0  # more may be idle: keep claiming before reading new entries
+        if not claimed:
+            return False
+        self._metrics.reclaimed.inc(len(claimed))
+        counts = await self._delivery_counts([eid for eid, _ in claimed], self._name)
+        log.info("reclaimed %d idle intent entries", len(claimed))
+        await self._handler([Delivery(eid, fields, counts.get(eid, 2)) for eid, fields in claimed])
+        return True
+
+    async def _delivery_counts(self, ids: list[str], consumer: str) -> dict[str, int]:
+        pending = await self._redis.xpending_range(
+            self._keys.intent_stream, self._keys.group, min=ids[0], max=ids[-1], count=max(len(ids) * 4, 1000),
+            consumername=consumer)
+        return {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _entries(reply: Any) -> list[tuple[str, dict[Any, Any]]]:
+    if not reply:
+        return []
+    out: list[tuple[str, dict[Any, Any]]] = []
+    for _stream, entries in reply:
+        for eid, fields in entries:
+            out.append((_text(eid), fields or {}))
+    return out

@@ -1,0 +1,95 @@
+"""Publish one intent, wait for its result and print it (exit 0 = result arrived)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+import uuid
+from typing import Any
+
+from app.cli.common import client, result_data, text
+from app.config import load_settings
+
+EXIT_MISMATCH, EXIT_TIMEOUT = 1, 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--symbol", required=True)
+    parser.add_argument("--side", required=True, type=str.upper, choices=["BUY", "SELL"])
+    size = parser.add_mutually_exclusive_group(required=True)
+    size.add_argument("--quantity", type=float, help="base asset quantity")
+    size.add_argument("--notional-usd", type=float, help="order size in USD, converted at the current price")
+    parser.add_argument("--leverage", type=int, default=1)
+    parser.add_argument("--type", dest="order_type", type=str.upper, choices=["MARKET", "LIMIT"], default="MARKET")
+    parser.add_argument("--price", type=float, help="limit price (LIMIT orders)")
+    parser.add_argument("--time-in-force", type=str.upper, choices=["GTC", "IOC", "FOK"], default="GTC")
+    parser.add_argument("--reduce-only", action="store_true")
+    parser.add_argument("--intent-id", default=None, help="idempotency key (default: a new UUID)")
+    parser.add_argument("--source", default="cli")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the result")
+    parser.add_argument("--no-wait", action="store_true", help="publish and print the entry id only")
+    parser.add_argument("--expect-status", type=str.upper, default=None,
+                        help="exit 1 unless the result has this status (e.g. FILLED)")
+
+
+def build_intent(args: argparse.Namespace) -> dict[str, Any]:
+    intent: dict[str, Any] = {
+        "intent_id": args.intent_id or uuid.uuid4().hex, "symbol": args.symbol.upper(), "side": args.side,
+        "leverage": args.leverage, "order_type": args.order_type, "time_in_force": args.time_in_force,
+        "reduce_only": args.reduce_only, "created_at": time.time(), "source": args.source,
+    }
+    if args.quantity is not None:
+        intent["quantity"] = args.quantity
+    else:
+        intent["notional_usd"] = args.notional_usd
+    if args.price is not None:
+        intent["price"] = args.price
+    return intent
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args))
+
+
+async def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    intent = build_intent(args)
+    redis = client(settings)
+    try:
+        fields = {"data": json.dumps(intent)}
+        entry_id = text(await redis.xadd(settings.intent_stream, fields, maxlen=settings.stream_maxlen,
+                                         approximate=True))
+        if args.no_wait:
+            print(json.dumps({"intent_id": intent["intent_id"], "intent_entry_id": entry_id}))
+            return 0
+        result = await wait_for_result(redis, settings.result_stream, entry_id, args.timeout)
+    finally:
+        await redis.aclose()
+    if result is None:
+        print(f"no result for intent {intent['intent_id']} within {args.timeout:g}s "
+              f"(is the service running and reading {settings.intent_stream}?)", file=sys.stderr)
+        return EXIT_TIMEOUT
+    print(json.dumps(result, indent=2))
+    if args.expect_status and result.get("status") != args.expect_status:
+        print(f"expected status {args.expect_status}, got {result.get('status')}: {result.get('message')}",
+              file=sys.stderr)
+        return EXIT_MISMATCH
+    return 0
+
+
+async def wait_for_result(redis: Any, stream: str, entry_id: str, timeout: float) -> dict[str, Any] | None:
+    """Results are added after their intent, so read the result stream from the intent's id on."""
+    deadline = time.monotonic() + timeout
+    cursor = entry_id
+    while (remaining := deadline - time.monotonic()) > 0:
+        reply = await redis.xread({stream: cursor}, count=500, block=max(1, int(min(remaining, 1.0) * 1000)))
+        for _stream, entries in reply or ():
+            for eid, fields in entries:
+                cursor = text(eid)
+                data = result_data(fields)
+                if data.get("intent_entry_id") == entry_id:
+                    return data
+    return None

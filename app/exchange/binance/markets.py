@@ -1,0 +1,100 @@
+"""What differs between spot (/api/v3) and USD-M futures (/fapi): calls, request weights, order shapes.
+
+Weights are Binance's published per-endpoint costs (spot rest-api.md; USD-M "Request Weight"
+lines); the rate budget charges them before each call so replicas never overspend together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Awaitable, Callable, Mapping
+
+from app.config import Market
+from app.exchange.base import ExecutionReport, OrderRequest
+from app.exchange.binance.client import BinanceHttp
+from app.exchange.binance.reports import futures_report, spot_report
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    name: str
+    weight: int
+    orders: int = 0
+    signed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MarketApi:
+    market: Market
+    time: Endpoint
+    exchange_info: Endpoint
+    book_ticker: Endpoint
+    order_create: Endpoint
+    order_query: Endpoint
+    account: Endpoint
+    leverage: Endpoint | None
+    methods: Mapping[str, str]
+    response_type: str
+    report: Callable[[Mapping[str, Any]], ExecutionReport]
+
+    def method(self, client: BinanceHttp, endpoint: Endpoint) -> Callable[..., Awaitable[Any]]:
+        return getattr(client, self.methods[endpoint.name])
+
+    def order_params(self, request: OrderRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "symbol": request.symbol,
+            "side": request.side,
+            "type": request.order_type,
+            "quantity": _plain(request.quantity),
+            "newClientOrderId": request.client_order_id,
+            "newOrderRespType": self.response_type,
+        }
+        if request.order_type == "LIMIT" and request.price is not None:
+            params.update(price=_plain(request.price), timeInForce=request.time_in_force)
+        if request.reduce_only and self.market is Market.USDM:
+            params["reduceOnly"] = "true"
+        return params
+
+
+def _plain(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+SPOT = MarketApi(
+    market=Market.SPOT,
+    time=Endpoint("time", 1),
+    exchange_info=Endpoint("exchange_info", 20),
+    book_ticker=Endpoint("book_ticker", 2),
+    order_create=Endpoint("order_create", 1, orders=1, signed=True),
+    order_query=Endpoint("order_query", 4, signed=True),
+    account=Endpoint("account", 20, signed=True),
+    leverage=None,
+    methods={"time": "get_server_time", "exchange_info": "get_exchange_info",
+             "book_ticker": "get_orderbook_ticker", "order_create": "create_order",
+             "order_query": "get_order", "account": "get_account"},
+    response_type="FULL",
+    report=spot_report,
+)
+
+USDM = MarketApi(
+    market=Market.USDM,
+    time=Endpoint("time", 1),
+    exchange_info=Endpoint("exchange_info", 1),
+    book_ticker=Endpoint("book_ticker", 2),
+    order_create=Endpoint("order_create", 0, orders=1, signed=True),
+    order_query=Endpoint("order_query", 1, signed=True),
+    account=Endpoint("account", 5, signed=True),
+    leverage=Endpoint("leverage", 1, signed=True),
+    methods={"time": "futures_time", "exchange_info": "futures_exchange_info",
+             "book_ticker": "futures_orderbook_ticker", "order_create": "futures_create_order",
+             "order_query": "futures_get_order", "account": "futures_account",
+             "leverage": "futures_change_leverage"},
+    # RESULT makes a MARKET order answer with its final fill; the default ACK says only NEW.
+    response_type="RESULT",
+    report=futures_report,
+)
+
+
+def market_api(market: Market) -> MarketApi:
+    return SPOT if market is Market.SPOT else USDM

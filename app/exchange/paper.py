@@ -1,0 +1,157 @@
+"""The PAPER venue: fills priced like the exchange, a wallet in Redis shared by every replica.
+
+Orders are filtered with the same code as the Binance adapter, priced by app/exchange/fills.py and
+booked atomically by paper_fill.lua (margin, balance, one order per client order id). A batch of
+orders costs one Redis round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from importlib import resources
+from typing import Sequence
+
+import redis.asyncio as aioredis
+
+from app.config import Market, Settings
+from app.bus.keys import Keys
+from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, Quote
+from app.exchange.fills import SimulatedFill, simulate
+from app.exchange.filters import SymbolRules, check_order, rules_from_exchange_info
+from app.exchange.pricing import PriceSource
+from app.models.result import Reason, Status
+from app.state.scripts import Scripts
+from app.telemetry.metrics import Metrics
+
+FILTER_CODE = {Market.USDM: -4164, Market.SPOT: -1013}
+
+
+def bundled_rules(market: Market) -> dict[str, SymbolRules]:
+    name = "exchange_info_usdm.json" if market is Market.USDM else "exchange_info_spot.json"
+    info = json.loads((resources.files("app.exchange") / "data" / name).read_text())
+    return rules_from_exchange_info(info)
+
+
+class PaperExchange(ExchangeAdapter):
+    name = "paper"
+
+    def __init__(self, settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
+                 prices: PriceSource, metrics: Metrics, rules: dict[str, SymbolRules] | None = None) -> None:
+        self._settings = settings
+        self._redis = redis
+        self._keys = keys
+        self._scripts = scripts
+        self._prices = prices
+        self._metrics = metrics
+        self._market = settings.binance_market
+        self._rules = rules if rules is not None else bundled_rules(self._market)
+        self._fee_rate = Decimal(str(settings.fee_rate))
+        self._slippage = Decimal(str(settings.paper_slippage_bps))
+
+    async def close(self) -> None:
+        await self._prices.close()
+
+    async def rules(self, symbol: str) -> SymbolRules | None:
+        return self._rules.get(symbol)
+
+    async def quote(self, symbol: str) -> Quote:
+        quote = await self._prices.quote(symbol)
+        if quote is None:
+            raise LookupError(f"no PAPER price for {symbol}: set PAPER_PRICES")
+        return quote
+
+    async def place_order(self, request: OrderRequest) -> ExecutionReport:
+        report = (await self.place_orders([request]))[0]
+        if isinstance(report, BaseException):
+            raise report
+        return report
+
+    async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:
+        started = time.perf_counter()
+        reports: list[ExecutionReport | BaseException | None] = [None] * len(requests)
+        pipe = self._redis.pipeline(transaction=False)
+        queued: list[tuple[int, SimulatedFill]] = []
+        for i, req in enumerate(requests):
+            outcome = await self._match(req)
+            if isinstance(outcome, ExecutionReport):
+                reports[i] = outcome
+                continue
+            queued.append((i, outcome))
+            await self._scripts.paper_fill(
+                keys=[self._keys.paper_wallet, self._keys.paper_order(req.client_order_id), self._keys.paper_order_seq],
+                args=[self._market.value, req.symbol, self._rules[req.symbol].base_asset,
+                      str(outcome.quantity if req.side == "BUY" else -outcome.quantity), str(outcome.price),
+                      str(outcome.fee), req.leverage, self._settings.paper_balance_usd, req.client_order_id,
+                      int(time.time() * 1000), "1" if req.reduce_only else "0", req.order_type, self._fee_asset(req)],
+                client=pipe,
+            )
+        if queued:
+            replies = await pipe.execute(raise_on_error=False)
+            for (i, fill), reply in zip(queued, replies):
+                reports[i] = reply if isinstance(reply, BaseException) else _booked_reply(
+                    reply, fill, requests[i], self._fee_asset(requests[i]))
+        elapsed = time.perf_counter() - started
+        for report in reports:
+            outcome = "error" if isinstance(report, BaseException) else str(report.status).lower()  # type: ignore[union-attr]
+            self._metrics.exchange_latency.labels("order", outcome).observe(elapsed)
+        return reports  # type: ignore[return-value]
+
+    async def query_order(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
+        stored = await self._redis.get(self._keys.paper_order(client_order_id))
+        return None if stored is None else report_from_stored(stored)
+
+    async def _match(self, req: OrderRequest) -> ExecutionReport | SimulatedFill:
+        rules = self._rules.get(req.symbol)
+        if rules is None:
+            return ExecutionReport.rejected(Reason.EXCHANGE_REJECTED, "Invalid symbol.", -1121)
+        quote = await self.quote(req.symbol)
+        violation = check_order(rules, req.quantity, req.order_type, req.price, quote.for_side(req.side))
+        if violation is not None:
+            return ExecutionReport.rejected(Reason.EXCHANGE_FILTER, f"Filter failure: {violation.filter}",
+                                            FILTER_CODE[self._market])
+        fill = simulate(req.side, req.quantity, req.order_type, req.price, quote, self._slippage, self._fee_rate,
+                        rules.tick_size)
+        if fill is None:
+            if req.time_in_force in ("IOC", "FOK"):
+                return ExecutionReport(status=Status.REJECTED, reason=Reason.ORDER_CANCELED, raw_status="EXPIRED",
+                                       message=f"{req.time_in_force} LIMIT order was not marketable and expired")
+            return ExecutionReport(status=Status.NEW, reason=Reason.ORDER_OPEN, raw_status="NEW",
+                                   message="LIMIT order rests on the book (PAPER does not match resting orders)")
+        return fill
+
+    def _fee_asset(self, req: OrderRequest) -> str:
+        return self._rules[req.symbol].quote_asset
+
+
+def _decode(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def report_from_stored(stored: bytes | str) -> ExecutionReport:
+    order = json.loads(stored)
+    return ExecutionReport(
+        status=Status(order["status"]),
+        executed_qty=Decimal(order["executedQty"]).normalize(),
+        avg_price=Decimal(order["avgPrice"]),
+        quote_qty=Decimal(order["cumQuote"]),
+        fee=Decimal(order["commission"]),
+        fee_asset=order["commissionAsset"],
+        exchange_order_id=str(order["orderId"]),
+        raw_status=order["status"],
+    )
+
+
+def _booked_reply(reply: list[object], fill: SimulatedFill, req: OrderRequest, fee_asset: str) -> ExecutionReport:
+    kind = _decode(reply[0])
+    if kind == "EXISTS":
+        return report_from_stored(_decode(reply[1]))
+    if kind == "REJECT":
+        code, message = int(_decode(reply[1])), _decode(reply[2])
+        reason = Reason.INSUFFICIENT_BALANCE if code in (-2010, -2018, -2019) else Reason.EXCHANGE_REJECTED
+        return ExecutionReport.rejected(reason, message, code)
+    return ExecutionReport(
+        status=Status.FILLED, executed_qty=fill.quantity, avg_price=fill.price, quote_qty=fill.quote_qty,
+        fee=fill.fee, fee_asset=fee_asset, exchange_order_id=_decode(reply[1]), raw_status="FILLED",
+    )

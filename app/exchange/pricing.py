@@ -1,0 +1,94 @@
+"""Where PAPER gets prices: a static table by default, Binance public book tickers when enabled.
+
+The public source needs no key; when it cannot be reached the static table answers, so a PAPER
+service never stops trading because the internet is away.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from decimal import Decimal
+from importlib import resources
+from typing import Protocol
+
+import aiohttp
+
+from app.config import Market, Settings
+from app.exchange.base import Quote
+from app.exchange.fills import quote_from_mid
+
+log = logging.getLogger(__name__)
+
+PUBLIC_URLS = {Market.USDM: "https://fapi.binance.com/fapi/v1/ticker/bookTicker",
+               Market.SPOT: "https://api.binance.com/api/v3/ticker/bookTicker"}
+
+
+class PriceSource(Protocol):
+    async def quote(self, symbol: str) -> Quote | None: ...
+
+    async def close(self) -> None: ...
+
+
+def default_prices() -> dict[str, Decimal]:
+    data = json.loads((resources.files("app.exchange") / "data" / "paper_prices.json").read_text())
+    return {symbol: Decimal(str(price)) for symbol, price in data.items()}
+
+
+class StaticPrices:
+    def __init__(self, mids: dict[str, Decimal], spread_bps: Decimal) -> None:
+        self._quotes = {symbol: quote_from_mid(mid, spread_bps) for symbol, mid in mids.items()}
+
+    async def quote(self, symbol: str) -> Quote | None:
+        return self._quotes.get(symbol)
+
+    async def close(self) -> None:
+        return None
+
+
+class PublicBookTicker:
+    """Binance's public bookTicker with a one-second cache, falling back to a static table."""
+
+    def __init__(self, url: str, fallback: StaticPrices, timeout_s: float = 2.0, ttl_s: float = 1.0) -> None:
+        self._url = url
+        self._fallback = fallback
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._ttl = ttl_s
+        self._cache: dict[str, tuple[float, Quote]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    async def quote(self, symbol: str) -> Quote | None:
+        cached = self._cache.get(symbol)
+        now = time.monotonic()
+        if cached and now - cached[0] < self._ttl:
+            return cached[1]
+        try:
+            if self._session is None:
+                self._session = aiohttp.ClientSession(timeout=self._timeout)
+            async with self._session.get(self._url, params={"symbol": symbol}) as response:
+                response.raise_for_status()
+                body = await response.json(content_type=None)
+            quote = Quote(bid=Decimal(str(body["bidPrice"])), ask=Decimal(str(body["askPrice"])))
+        except (aiohttp.ClientError, TimeoutError, KeyError, ValueError, ArithmeticError) as exc:
+            log.warning("public price for %s unavailable, using the static table: %s", symbol, type(exc).__name__)
+            return await self._fallback.quote(symbol)
+        self._cache[symbol] = (now, quote)
+        return quote
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
+def build_price_source(settings: Settings) -> PriceSource:
+    mids = {**default_prices(), **{s: Decimal(str(p)) for s, p in settings.paper_prices.items()}}
+    static = StaticPrices(mids, Decimal(str(settings.paper_spread_bps)))
+    if settings.paper_price_source == "binance":
+        base = settings.binance_futures_base_url if settings.binance_market is Market.USDM else settings.binance_base_url
+        url = PUBLIC_URLS[settings.binance_market]
+        if base:
+            path = "/fapi/v1/ticker/bookTicker" if settings.binance_market is Market.USDM else "/api/v3/ticker/bookTicker"
+            url = base.rstrip("/") + path
+        return PublicBookTicker(url, static)
+    return static

@@ -1,0 +1,204 @@
+"""One Binance rate budget for every replica, kept in Redis.
+
+Binance limits request weight per IP and orders per account; replicas behind one egress IP that
+each assume the whole limit get banned together (freqtrade#12441). So every call first takes its
+cost from token buckets in Redis, atomically (Lua, Redis clock), for all buckets at once.
+
+A bucket of ``limit`` per ``window`` holds at most ``burst`` (20% of the limit) and refills at
+``(limit - burst) / window``: whatever the timing, no window of that length ever spends more than
+``limit``, so Binance's fixed windows are never exceeded either, at 80% sustained throughput.
+
+Binance's own counters win: each response's ``X-MBX-USED-WEIGHT-*`` / ``X-MBX-ORDER-COUNT-*``
+clamps the matching bucket to what is left of the exchange's current window (other programs on
+the IP count too). A 429 or 418 sets one pause key with the Retry-After as TTL; while it exists
+no replica sends anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Literal, Mapping
+
+import redis.asyncio as aioredis
+
+from app.bus.keys import Keys
+
+Unit = Literal["weight", "orders", "requests"]
+BURST_FRACTION = 0.2
+_INTERVALS = {"SECOND": (1, "s"), "MINUTE": (60, "m"), "HOUR": (3600, "h"), "DAY": (86400, "d")}
+_UNITS: Mapping[str, Unit] = {"REQUEST_WEIGHT": "weight", "ORDERS": "orders", "RAW_REQUESTS": "requests"}
+BAN, THROTTLE = "ban", "throttle"
+
+_REFILL = """
+local function refill(key, limit, window, burst, now)
+  local rate = math.max(limit - burst, 1) / window
+  local h = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(h[1]) or burst
+  local ts = tonumber(h[2]) or now
+  return math.min(burst, tokens + math.max(0, now - ts) * rate), rate
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+
+# KEYS: pause, bucket...; ARGV: per bucket limit, window_ms, burst, cost. -> {0} | {1, wait_ms} | {2, pttl, why}
+_TAKE = _REFILL + """
+local pause = redis.call('PTTL', KEYS[1])
+if pause > 0 then return {2, pause, redis.call('GET', KEYS[1])} end
+local wait, left = 0, {}
+for i = 2, #KEYS do
+  local a = (i - 2) * 4
+  local limit, window, burst, cost = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
+  local tokens, rate = refill(KEYS[i], limit, window, burst, now)
+  local need = math.min(cost, burst)
+  if tokens < need then wait = math.max(wait, math.ceil((need - tokens) / rate)) end
+  left[i] = tokens - cost
+end
+if wait > 0 then return {1, wait} end
+for i = 2, #KEYS do
+  local window = tonumber(ARGV[(i - 2) * 4 + 2])
+  redis.call('HSET', KEYS[i], 'tokens', tostring(left[i]), 'ts', now)
+  redis.call('PEXPIRE', KEYS[i], window * 2)
+end
+return {0}
+"""
+
+# KEYS: buckets; ARGV: per bucket limit, window_ms, burst, used-in-current-exchange-window.
+_OBSERVE = _REFILL + """
+for i = 1, #KEYS do
+  local a = (i - 1) * 4
+  local limit, window, burst, used = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
+  local tokens, rate = refill(KEYS[i], limit, window, burst, now)
+  local remaining = window - (now % window)
+  local cap = math.max((limit - used) - rate * remaining, -rate * remaining)
+  redis.call('HSET', KEYS[i], 'tokens', tostring(math.min(tokens, cap)), 'ts', now)
+  redis.call('PEXPIRE', KEYS[i], window * 2)
+end
+return 1
+"""
+
+# KEYS: pause; ARGV: value "kind|message", ttl_ms. Never shortens a pause, never downgrades a ban.
+_PAUSE = """
+local cur = redis.call('PTTL', KEYS[1])
+local old = redis.call('GET', KEYS[1])
+local value = ARGV[1]
+if old and string.sub(old, 1, 4) == 'ban|' and string.sub(value, 1, 4) ~= 'ban|' then value = old end
+if cur >= tonumber(ARGV[2]) and value == old then return 0 end
+redis.call('SET', KEYS[1], value, 'PX', math.max(cur, tonumber(ARGV[2])))
+return 1
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    unit: Unit
+    limit: int
+    window_s: float
+    suffix: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.unit}:{self.suffix}"
+
+    @property
+    def burst(self) -> int:
+        return max(1, int(self.limit * BURST_FRACTION))
+
+    def cost(self, weight: int, orders: int) -> int:
+        return {"weight": weight, "orders": orders, "requests": 1}[self.unit]
+
+    def args(self, last: int) -> list[Any]:
+        return [self.limit, int(self.window_s * 1000), self.burst, last]
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    kind: str
+    message: str
+    remaining_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    """Why no budget could be had before the deadline."""
+
+    message: str
+    pause: Pause | None = None
+
+
+def buckets_for(rate_limits: Iterable[Mapping[str, Any]], weight_per_minute: int,
+                orders_per_10s: int) -> tuple[Bucket, ...]:
+    """Buckets from exchangeInfo ``rateLimits``, the minute weight and 10 s orders capped by settings."""
+    found: dict[str, Bucket] = {}
+    for item in rate_limits:
+        unit = _UNITS.get(str(item.get("rateLimitType")))
+        interval = _INTERVALS.get(str(item.get("interval")))
+        num, limit = int(item.get("intervalNum", 1)), int(item.get("limit", 0))
+        if unit is None or interval is None or num < 1 or limit < 1:
+            continue
+        bucket = Bucket(unit, limit, float(interval[0] * num), f"{num}{interval[1]}")
+        found[bucket.name] = bucket
+    for unit, suffix, window, cap in (("weight", "1m", 60.0, weight_per_minute), ("orders", "10s", 10.0, orders_per_10s)):
+        name = f"{unit}:{suffix}"
+        limit = min(found[name].limit, cap) if name in found else cap
+        found[name] = Bucket(unit, limit, window, suffix)  # type: ignore[arg-type]
+    return tuple(found.values())
+
+
+class RateBudget:
+    def __init__(self, redis: aioredis.Redis, keys: Keys, buckets: Iterable[Bucket]) -> None:
+        self._redis = redis
+        self._keys = keys
+        self.buckets = tuple(buckets)
+        self._take = redis.register_script(_TAKE)
+        self._observe = redis.register_script(_OBSERVE)
+        self._pause = redis.register_script(_PAUSE)
+
+    def configure(self, buckets: Iterable[Bucket]) -> None:
+        self.buckets = tuple(buckets)
+
+    def bucket(self, name: str) -> Bucket | None:
+        return next((b for b in self.buckets if b.name == name), None)
+
+    async def acquire(self, weight: int, orders: int, deadline: float) -> Denial | None:
+        """Wait for budget; None once taken, a Denial when it cannot come before ``deadline`` (monotonic)."""
+        charged = [b for b in self.buckets if b.cost(weight, orders) > 0]
+        keys = [self._keys.exchange_pause] + [self._keys.rate_bucket(b.name) for b in charged]
+        args = [a for b in charged for a in b.args(b.cost(weight, orders))]
+        while True:
+            answer = await self._take(keys=keys, args=args)
+            if int(answer[0]) == 0:
+                return None
+            wait_s = int(answer[1]) / 1000
+            pause = _pause_of(answer[2], wait_s) if int(answer[0]) == 2 else None
+            left = deadline - time.monotonic()
+            if wait_s > left:
+                why = f"{pause.kind} by the exchange: {pause.message}" if pause else "request budget exhausted"
+                return Denial(f"{why}; {wait_s:.1f}s to wait but {max(left, 0):.1f}s left before the deadline",
+                              pause)
+            await asyncio.sleep(wait_s + random.uniform(0, 0.02))
+
+    async def observe(self, used: Mapping[str, int], unit: Unit) -> None:
+        """Clamp buckets of ``unit`` to Binance's counters, keyed by interval suffix ("1m", "10s")."""
+        matched = [(b, used[b.suffix]) for b in self.buckets if b.unit == unit and b.suffix in used]
+        if matched:
+            await self._observe(keys=[self._keys.rate_bucket(b.name) for b, _ in matched],
+                                args=[a for b, n in matched for a in b.args(n)])
+
+    async def pause(self, seconds: float, kind: str, message: str) -> None:
+        """Stop every replica for ``seconds`` (a longer pause or a ban already set is kept)."""
+        await self._pause(keys=[self._keys.exchange_pause], args=[f"{kind}|{message}", max(1, int(seconds * 1000))])
+
+    async def current_pause(self) -> Pause | None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            value, ttl = await pipe.get(self._keys.exchange_pause).pttl(self._keys.exchange_pause).execute()
+        return _pause_of(value, ttl / 1000) if value is not None and ttl > 0 else None
+
+
+def _pause_of(value: bytes | str | None, remaining_s: float) -> Pause:
+    text = value.decode() if isinstance(value, bytes) else (value or "")
+    kind, _, message = text.partition("|")
+    return Pause(kind or THROTTLE, message, remaining_s)

@@ -1,0 +1,275 @@
+"""The intent pipeline: a batch of stream entries in, exactly one result per entry out.
+
+Per batch, three Redis round trips: the admission gate for every intent, the venue (one pipeline
+for PAPER; concurrent requests for Binance), and settlement (result, state and XACK together).
+An entry whose order outcome is unknown is left pending and resolved on redelivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from app.bus.keys import Keys
+from app.config import Settings
+from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, Quote
+from app.execution import results
+from app.execution.prepare import Prepared, prepare
+from app.models.intent import Intent, InvalidIntent, decode_fields
+from app.models.result import Reason, Result, Status
+from app.risk.checks import Denial, limits_from_settings
+from app.risk.gate import Admission, Gate, Verdict
+from app.state.ledger import Ledger, Settlement
+from app.state.scripts import Scripts
+from app.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+RISK_REASONS = frozenset({Reason.SYMBOL_NOT_ALLOWED, Reason.LEVERAGE_LIMIT, Reason.POSITION_LIMIT,
+                          Reason.EXPOSURE_LIMIT, Reason.ORDER_RATE_LIMIT, Reason.INTENT_EXPIRED,
+                          Reason.TRADING_HALTED, Reason.REDUCE_ONLY})
+COUNTERS = {Status.FILLED: "filled", Status.PARTIALLY_FILLED: "filled", Status.NEW: "open",
+            Status.REJECTED: "rejected", Status.FAILED: "failed"}
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One stream entry as read, with how many times the group has delivered it."""
+
+    entry_id: str
+    fields: dict[Any, Any]
+    deliveries: int = 1
+
+
+@dataclass(slots=True)
+class _Work:
+    delivery: Delivery
+    parsed: Intent | InvalidIntent
+    prepared: Prepared | None = None
+    admission: Admission | None = None
+    settlement: Settlement | None = None
+    dead_letter: bool = False
+    report: ExecutionReport | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class IntentProcessor:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
+                 exchange: ExchangeAdapter, metrics: Metrics) -> None:
+        self._settings = settings
+        self._redis = redis
+        self._keys = keys
+        self._exchange = exchange
+        self._metrics = metrics
+        self._limits = limits_from_settings(settings)
+        self._gate = Gate(keys, scripts, self._limits, settings.idempotency_ttl_s)
+        self._ledger = Ledger(keys, scripts, settings)
+        self._mode = settings.execution_mode.value
+        self._consumer = settings.consumer_name
+
+    async def process(self, deliveries: list[Delivery]) -> int:
+        """Answer what can be answered; returns how many entries were acknowledged.
+
+        A failure that is not Redis being away is retried entry by entry, so one poison entry
+        stays pending (and is dead-lettered after MAX_DELIVERIES) without holding back the batch.
+        """
+        try:
+            return await self._process(deliveries)
+        except (RedisConnectionError, RedisTimeoutError):
+            raise
+        except Exception:
+            if len(deliveries) == 1:
+                raise
+            log.exception("batch of %d failed; retrying its entries one by one", len(deliveries))
+        acked = 0
+        for delivery in deliveries:
+            try:
+                acked += await self._process([delivery])
+            except (RedisConnectionError, RedisTimeoutError):
+                raise
+            except Exception:
+                log.exception("intent entry %s failed and stays pending", delivery.entry_id)
+        return acked
+
+    async def _process(self, deliveries: list[Delivery]) -> int:
+        received = time.time()
+        self._metrics.intents_received.inc(len(deliveries))
+        works = [self._decode(d) for d in deliveries]
+        quotes: dict[str, Quote] = {}
+        for w in works:
+            if isinstance(w.parsed, Intent):
+                w.prepared = await prepare(w.parsed, self._exchange, self._limits, self._settings.binance_market,
+                                           quotes, received)
+        await self._admit(works, received)
+        await self._execute(works)
+        return await self._settle(works, received)
+
+    def _decode(self, delivery: Delivery) -> _Work:
+        parsed = decode_fields(delivery.entry_id, delivery.fields, self._settings.max_intent_bytes)
+        return _Work(delivery, parsed, dead_letter=delivery.deliveries > self._settings.max_deliveries)
+
+    # -- round trip 1: admission --------------------------------------------------------------
+    async def _admit(self, works: list[_Work], now: float) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        minute = int(now // 60)
+        for w in works:
+            redelivered = w.delivery.deliveries > 1
+            if isinstance(w.parsed, InvalidIntent):
+                pipe.get(self._keys.entry_done(w.delivery.entry_id)) if redelivered else pipe.echo(b"")
+                continue
+            prep = w.prepared
+            assert prep is not None
+            denial = self._dead_letter_denial(w) if w.dead_letter else prep.denial
+            qty = float(prep.request.quantity) if prep.request else 0.0
+            await self._gate.queue(
+                pipe, intent_id=w.parsed.intent_id, entry_id=w.delivery.entry_id, symbol=w.parsed.symbol,
+                delta_qty=qty * w.parsed.sign, price=prep.price, reduce_only=w.parsed.reduce_only,
+                client_order_id=w.parsed.client_order_id, precheck=denial, check_done=redelivered, minute=minute)
+        for w, reply in zip(works, await pipe.execute(raise_on_error=False)):
+            if isinstance(w.parsed, InvalidIntent):
+                if isinstance(reply, BaseException):
+                    raise reply
+                if reply:
+                    w.admission = Admission(Verdict.DONE, result_id=reply.decode())
+                continue
+            w.admission = Gate.parse(reply)
+
+    def _dead_letter_denial(self, w: _Work) -> Denial:
+        return Denial(Reason.DEAD_LETTER, f"delivered {w.delivery.deliveries} times, more than "
+                                          f"MAX_DELIVERIES={self._settings.max_deliveries}")
+
+    # -- round trip 2: the venue --------------------------------------------------------------
+    async def _execute(self, works: list[_Work]) -> None:
+        sends = [w for w in works if w.admission and w.admission.verdict is Verdict.OK]
+        resumes = [w for w in works if w.admission and w.admission.verdict is Verdict.RESUME
+                   and w.admission.admitted]
+        if sends:
+            reports = await self._exchange.place_orders([self._request(w) for w in sends])
+            for w, report in zip(sends, reports):
+                self._take(w, report)
+        if resumes:
+            reports = await asyncio.gather(*(self._resolve(w) for w in resumes), return_exceptions=True)
+            for w, report in zip(resumes, reports):
+                self._take(w, report)
+
+    def _request(self, w: _Work) -> OrderRequest:
+        assert w.prepared is not None and w.prepared.request is not None
+        return w.prepared.request
+
+    async def _resolve(self, w: _Work) -> ExecutionReport | None:
+        """An admitted intent seen again after a crash: find its order; send only if none exists."""
+        assert isinstance(w.parsed, Intent)
+        found = await self._exchange.query_order(w.parsed.symbol, w.parsed.client_order_id)
+        if found is not None:
+            log.info("intent %s resolved from the venue after redelivery", w.parsed.intent_id)
+            return found
+        if w.dead_letter or w.prepared is None or w.prepared.request is None:
+            return None
+        return await self._exchange.place_order(w.prepared.request)
+
+    def _take(self, w: _Work, report: ExecutionReport | BaseException | None) -> None:
+        if isinstance(report, BaseException):
+            log.warning("intent %s: order outcome unknown (%s); left pending for resolution",
+                        getattr(w.parsed, "intent_id", "?"), type(report).__name__)
+            w.admission = Admission(Verdict.BUSY)
+            return
+        w.report = report
+
+    # -- round trip 3: settlement -------------------------------------------------------------
+    async def _settle(self, works: list[_Work], received: float) -> int:
+        now = time.time()
+        pipe = self._redis.pipeline(transaction=False)
+        settled: list[_Work] = []
+        for w in works:
+            admission = w.admission
+            if admission is not None and admission.verdict is Verdict.BUSY:
+                continue
+            if admission is not None and admission.verdict is Verdict.DONE:
+                pipe.xack(self._keys.intent_stream, self._keys.group, w.delivery.entry_id)
+                continue
+            w.settlement = self._settlement(w, received, now)
+            if w.settlement.result.reason == Reason.DEAD_LETTER:
+                self._queue_dead_letter(pipe, w)
+            await self._ledger.queue(pipe, w.settlement, int(now * 1000))
+            settled.append(w)
+        if not len(pipe):
+            return 0
+        acked = 0
+        replies = iter(await pipe.execute(raise_on_error=False))
+        for w in works:
+            admission = w.admission
+            if admission is not None and admission.verdict is Verdict.BUSY:
+                continue
+            if w.settlement is not None and w.settlement.result.reason == Reason.DEAD_LETTER:
+                next(replies)
+            reply = next(replies)
+            if isinstance(reply, BaseException):
+                log.error("settling intent entry %s failed: %s", w.delivery.entry_id, reply)
+                continue
+            acked += 1
+            if w.settlement is not None and Ledger.parse(reply)[0] == "OK":
+                self._observe(w.settlement.result, received, now)
+        return acked
+
+    def _settlement(self, w: _Work, received: float, now: float) -> Settlement:
+        mode, consumer = self._mode, self._consumer
+        if isinstance(w.parsed, InvalidIntent):
+            reason = Reason.DEAD_LETTER if w.dead_letter else Reason.INVALID_INTENT
+            result = results.invalid(w.parsed, mode, consumer, received, now, reason)
+            return Settlement(result, COUNTERS[result.status], record_order=False)
+        intent, admission, prep = w.parsed, w.admission, w.prepared
+        assert admission is not None and prep is not None
+        if admission.verdict is Verdict.DUP:
+            assert admission.result_json is not None
+            return Settlement(results.duplicate(admission.result_json, intent.entry_id, received, now),
+                              "duplicates", record_order=False)
+        if not admission.admitted:
+            result = results.denied(intent, Reason(admission.reason), admission.message, mode, consumer,
+                                    received, now, prep.quantity)
+            return Settlement(result, COUNTERS[result.status], record_order=True)
+        reserved = admission.reserved_qty if admission.verdict is Verdict.RESUME else \
+            float(prep.request.quantity) * intent.sign if prep.request else 0.0
+        if w.report is None:
+            denial = self._dead_letter_denial(w) if w.dead_letter else prep.denial
+            assert denial is not None
+            result = results.denied(intent, denial.reason, denial.message, mode, consumer, received, now,
+                                    prep.quantity)
+            return Settlement(result, COUNTERS[result.status], record_order=True, release_qty=reserved)
+        report = w.report
+        result = results.executed(intent, prep.quantity or 0.0, report, mode, consumer, received, now)
+        filled = float(report.executed_qty) * intent.sign
+        trade = None
+        if filled:
+            trade = dict(intent_id=intent.intent_id, client_order_id=intent.client_order_id,
+                         exchange_order_id=report.exchange_order_id, symbol=intent.symbol, side=intent.side,
+                         quantity=float(report.executed_qty), price=result.avg_price, fee=result.fee,
+                         fee_asset=result.fee_asset, mode=mode, time=result.executed_at)
+        return Settlement(result, COUNTERS[result.status], record_order=True, release_qty=reserved,
+                          fill_qty=filled, fill_price=result.avg_price or 0.0, trade=trade)
+
+    def _queue_dead_letter(self, pipe: Any, w: _Work) -> None:
+        fields = {(k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)): v
+                  for k, v in w.delivery.fields.items()}
+        fields.update({"dlq_entry_id": w.delivery.entry_id, "dlq_deliveries": str(w.delivery.deliveries),
+                       "dlq_consumer": self._consumer})
+        pipe.xadd(self._keys.dlq_stream, fields, maxlen=self._settings.stream_maxlen, approximate=True)
+        self._metrics.dead_letters.inc()
+
+    def _observe(self, result: Result, received: float, now: float) -> None:
+        m = self._metrics
+        m.results.labels(result.status, result.reason or "").inc()
+        m.intent_latency.observe(now - received)
+        if result.duplicate:
+            m.duplicates.inc()
+            return
+        if result.reason in RISK_REASONS:
+            m.risk_rejections.labels(result.reason).inc()
+        if result.exchange_order_id is not None or result.exchange_code is not None:
+            m.orders.labels(result.status, self._mode, result.symbol or "").inc()

@@ -1,0 +1,121 @@
+"""Risk checks as pure functions: no I/O, every decision a ``Denial`` with a reason code or None.
+
+Two groups:
+- ``evaluate_intent``: checks that need only the intent and settings (symbol, leverage, age, size),
+  run in the consumer before anything is written;
+- ``evaluate_book``: checks against shared state (trading state, positions, reservations, order
+  rate). These must hold across replicas, so Redis enforces them atomically in
+  app/state/lua/gate.lua; this function is the specification that script is tested against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from app.models.result import Reason
+
+if TYPE_CHECKING:
+    from app.config import Settings
+
+EPS = 1e-12
+
+
+class TradingState(StrEnum):
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Denial:
+    reason: Reason
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    allowed_symbols: frozenset[str]
+    max_leverage: int
+    max_position_usd: float
+    max_total_exposure_usd: float
+    max_orders_per_minute: int
+    max_intent_age_s: float
+    max_order_notional_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """What the shared state says for one symbol at admission time."""
+
+    trading_state: TradingState = TradingState.ACTIVE
+    position_qty: float = 0.0
+    reserved_qty: float = 0.0
+    # other symbols: symbol -> (position + reserved quantity, mark price)
+    others: dict[str, tuple[float, float]] = field(default_factory=dict)
+    orders_this_minute: int = 0
+
+
+def evaluate_intent(
+    symbol: str, leverage: int, created_at: float | None, now: float, notional_usd: float, limits: Limits
+) -> Denial | None:
+    if symbol not in limits.allowed_symbols:
+        return Denial(Reason.SYMBOL_NOT_ALLOWED, f"{symbol} is not in ALLOWED_SYMBOLS")
+    if leverage > limits.max_leverage:
+        return Denial(Reason.LEVERAGE_LIMIT, f"leverage {leverage}x is above the {limits.max_leverage}x limit")
+    if limits.max_intent_age_s > 0 and created_at is not None:
+        age = now - created_at
+        if age > limits.max_intent_age_s:
+            return Denial(Reason.INTENT_EXPIRED,
+                          f"intent is {age:.1f}s old, older than MAX_INTENT_AGE_S={limits.max_intent_age_s:g}")
+    if notional_usd > limits.max_order_notional_usd:
+        return Denial(Reason.INVALID_INTENT,
+                      f"order notional {notional_usd:.2f} USD is above the sanity bound "
+                      f"{limits.max_order_notional_usd:.2f} USD")
+    return None
+
+
+def reduces(current: float, new: float) -> bool:
+    return abs(new) < abs(current) - EPS and current * new >= 0
+
+
+def evaluate_book(
+    symbol: str, delta_qty: float, price: float, reduce_only: bool, book: Book, limits: Limits
+) -> Denial | None:
+    current = book.position_qty + book.reserved_qty
+    new = current + delta_qty
+    is_reducing = reduces(current, new)
+    if book.trading_state is TradingState.HALTED:
+        return Denial(Reason.TRADING_HALTED, "trading is HALTED: no orders are accepted")
+    if book.trading_state is TradingState.REDUCING and not is_reducing:
+        return Denial(Reason.TRADING_HALTED, "trading is REDUCING: only orders that reduce a position are accepted")
+    if reduce_only and not is_reducing:
+        return Denial(Reason.REDUCE_ONLY, f"reduce_only order would not reduce the {symbol} position")
+    grows = abs(new) > abs(current) + EPS
+    if grows and abs(new) * price > limits.max_position_usd + 1e-9:
+        return Denial(Reason.POSITION_LIMIT,
+                      f"{symbol} position would be {abs(new) * price:.2f} USD, "
+                      f"above the {limits.max_position_usd:.2f} USD limit")
+    if grows:
+        total = abs(new) * price + sum(abs(q) * p for s, (q, p) in book.others.items() if s != symbol)
+        if total > limits.max_total_exposure_usd + 1e-9:
+            return Denial(Reason.EXPOSURE_LIMIT,
+                          f"total exposure would be {total:.2f} USD, "
+                          f"above the {limits.max_total_exposure_usd:.2f} USD limit")
+    if limits.max_orders_per_minute > 0 and book.orders_this_minute >= limits.max_orders_per_minute:
+        return Denial(Reason.ORDER_RATE_LIMIT,
+                      f"{book.orders_this_minute} orders this minute, the limit is {limits.max_orders_per_minute}")
+    return None
+
+
+def limits_from_settings(settings: "Settings") -> Limits:
+    return Limits(
+        allowed_symbols=frozenset(settings.allowed_symbols),
+        max_leverage=settings.max_leverage,
+        max_position_usd=settings.max_position_usd,
+        max_total_exposure_usd=settings.max_total_exposure_usd,
+        max_orders_per_minute=settings.max_orders_per_minute,
+        max_intent_age_s=settings.max_intent_age_s,
+        max_order_notional_usd=settings.max_order_notional_usd,
+    )

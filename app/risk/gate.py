@@ -1,0 +1,77 @@
+"""The atomic admission gate in Redis (app/state/lua/gate.lua), queued into a caller's pipeline.
+
+One script call per intent decides, atomically across replicas: already answered, duplicate of an
+executed intent id, in flight elsewhere, resumed after a crash, denied, or admitted with its
+exposure reserved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from redis.asyncio.client import Pipeline
+
+from app.bus.keys import Keys
+from app.risk.checks import Denial, Limits
+from app.state.scripts import Scripts
+
+
+class Verdict(StrEnum):
+    DONE = "DONE"        # this stream entry already has its result: acknowledge only
+    DUP = "DUP"          # the intent id was executed before: re-publish that outcome as a duplicate
+    BUSY = "BUSY"        # another entry with this intent id is in flight: leave pending, retry later
+    RESUME = "RESUME"    # this entry was admitted before a crash: resolve, never resend blindly
+    DENY = "DENY"
+    OK = "OK"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    verdict: Verdict
+    result_id: str | None = None
+    result_json: str | None = None
+    admitted: bool = False
+    reason: str = ""
+    message: str = ""
+    reserved_qty: float = 0.0
+
+
+class Gate:
+    def __init__(self, keys: Keys, scripts: Scripts, limits: Limits, ttl_s: int) -> None:
+        self._keys = keys
+        self._scripts = scripts
+        self._limits = limits
+        self._ttl = ttl_s
+
+    async def queue(self, pipe: Pipeline, *, intent_id: str, entry_id: str, symbol: str, delta_qty: float,
+                    price: float, reduce_only: bool, client_order_id: str, precheck: Denial | None,
+                    check_done: bool, minute: int) -> None:
+        k, lim = self._keys, self._limits
+        await self._scripts.gate(
+            keys=[k.order(intent_id), k.entry_done(entry_id), k.trading_state, k.reserved, k.risk_positions,
+                  k.marks, k.order_rate(minute), k.inflight, k.client_order(client_order_id)],
+            args=[intent_id, entry_id, symbol, repr(delta_qty), repr(price),
+                  precheck.reason.value if precheck else "", precheck.message if precheck else "",
+                  "1" if reduce_only else "0", repr(lim.max_position_usd), repr(lim.max_total_exposure_usd),
+                  lim.max_orders_per_minute, client_order_id, self._ttl, "1" if check_done else "0"],
+            client=pipe,
+        )
+
+    @staticmethod
+    def parse(reply: Any) -> Admission:
+        if isinstance(reply, BaseException):
+            raise reply
+        parts = [p.decode() if isinstance(p, bytes) else p for p in reply]
+        verdict = Verdict(parts[0])
+        if verdict is Verdict.DONE:
+            return Admission(verdict, result_id=parts[1])
+        if verdict is Verdict.DUP:
+            return Admission(verdict, result_json=parts[1])
+        if verdict is Verdict.RESUME:
+            return Admission(verdict, admitted=parts[1] == "OK", reason=parts[2], message=parts[3],
+                             reserved_qty=float(parts[4]))
+        if verdict is Verdict.DENY:
+            return Admission(verdict, reason=parts[1], message=parts[2])
+        return Admission(verdict, admitted=verdict is Verdict.OK)

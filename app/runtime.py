@@ -1,0 +1,106 @@
+"""One replica's moving parts, built from settings and started/stopped by the API lifespan.
+
+Start-up never blocks on Redis or the exchange: the consumer retries until they answer, and
+/readyz says when the replica can take traffic. Stopping drains: the consumer finishes its batch
+(results published, entries acknowledged) before connections close, within DRAIN_TIMEOUT_S.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+
+from app.bus.consumer import StreamConsumer
+from app.bus.keys import Keys
+from app.bus.maintenance import Maintenance
+from app.config import Settings
+from app.exchange.factory import build_exchange
+from app.execution.service import IntentProcessor
+from app.state.scripts import Scripts
+from app.state.store import Store
+from app.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+
+def redis_client(settings: Settings, socket_timeout: float) -> aioredis.Redis:
+    return aioredis.Redis.from_url(
+        settings.redis_dsn, socket_timeout=socket_timeout, socket_connect_timeout=2.0,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1), health_check_interval=15,
+    )
+
+
+class Runtime:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+        self.settings = settings
+        self.keys = Keys.from_settings(settings)
+        self.metrics = metrics or Metrics(mode=settings.execution_mode.value)
+        self.redis = redis_client(settings, socket_timeout=5.0)
+        self.reader = redis_client(settings, socket_timeout=settings.read_block_ms / 1000 + 5.0)
+        self.scripts = Scripts.register(self.redis)
+        self.exchange = build_exchange(settings, self.redis, self.keys, self.scripts, self.metrics)
+        self.store = Store(self.redis, self.keys)
+        self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics)
+        self.consumer = StreamConsumer(settings, self.redis, self.reader, self.keys, self.processor.process,
+                                       self.metrics)
+        self.maintenance = Maintenance(settings, self.redis, self.keys, self.metrics,
+                                       settings.maintenance_interval_s)
+        self.started_at = time.time()
+        self.exchange_started = False
+        self.stopping = asyncio.Event()
+        self._consumer_task: asyncio.Task[None] | None = None
+        self._maintenance_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._consumer_task = asyncio.create_task(self._run(), name="consumer")
+        self._maintenance_task = asyncio.create_task(self.maintenance.run(self.stopping), name="maintenance")
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while not self.stopping.is_set() and not self.exchange_started:
+            try:
+                await self.exchange.start()
+                self.exchange_started = True
+            except Exception as exc:  # credentials or venue not reachable yet: stay unready, retry
+                log.warning("exchange start failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
+                try:
+                    await asyncio.wait_for(self.stopping.wait(), backoff)
+                except TimeoutError:
+                    pass
+                backoff = min(backoff * 2, 30.0)
+        if self.stopping.is_set():
+            return
+        self.metrics.consumer_up.set(1)
+        try:
+            await self.consumer.run()
+        finally:
+            self.metrics.consumer_up.set(0)
+
+    def consumer_alive(self) -> bool:
+        task = self._consumer_task
+        if task is None or task.done():
+            return False
+        if not self.exchange_started:
+            return True
+        return time.monotonic() - self.consumer.heartbeat < self.settings.liveness_stall_s
+
+    async def stop(self) -> None:
+        log.info("draining: no new intents are read")
+        self.stopping.set()
+        self.consumer.stop()
+        tasks = [t for t in (self._consumer_task, self._maintenance_task) if t is not None]
+        done, pending = await asyncio.wait(tasks, timeout=self.settings.drain_timeout_s) if tasks else ((), ())
+        for task in pending:
+            log.error("drain timed out after %.0fs; cancelling %s", self.settings.drain_timeout_s, task.get_name())
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self.exchange.close()
+        await self.reader.aclose()
+        await self.redis.aclose()
+        log.info("stopped")

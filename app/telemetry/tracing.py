@@ -1,0 +1,198 @@
+"""Traces across the intent stream: producer -> ``process trade.intent`` -> children -> result producer.
+
+The tracer provider comes from the standard OTEL_* variables (``provider_from_env``). With no exporter
+configured there is no SDK provider at all: ``Tracing(None)`` uses the API's no-op tracer, which
+still carries an incoming ``traceparent`` through to the result entry, so a disabled replica does
+not break a trace that passes through it. The provider is always passed in explicitly (never the
+global one), so tests can use an InMemorySpanExporter and a process can hold several.
+
+Only spans this module opens exist: Redis calls are not instrumented, so idle XREADGROUP/XAUTOCLAIM
+polls create no traces.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_VERSION, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.re import parse_env_headers
+
+from app import SERVICE_NAME as DEFAULT_SERVICE_NAME
+from app import __version__
+
+TRACER_NAME = "app.execution"
+CARRIER_FIELDS = ("traceparent", "tracestate")
+DEFAULT_OTLP_TRACES_ENDPOINT = "http://localhost:4318/v1/traces"
+EXCHANGE_ENDPOINT = "exchange.endpoint"
+EXCHANGE_OUTCOME = "exchange.outcome"
+_EXPORTERS = ("otlp", "console")
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+class TracingConfigError(ValueError):
+    """An OTEL_* variable asks for something this service cannot do; the message names it."""
+
+
+class Tracing:
+    """The spans the pipeline opens; every method is a cheap no-op span when ``provider`` is None."""
+
+    def __init__(self, provider: TracerProvider | None = None) -> None:
+        self.provider = provider
+        self._tracer = provider.get_tracer(TRACER_NAME, __version__) if provider else trace.NoOpTracer()
+
+    @property
+    def enabled(self) -> bool:
+        return self.provider is not None
+
+    @contextmanager
+    def process_span(self, fields: Mapping[Any, Any], *, stream: str, entry_id: str | bytes,
+                     group: str) -> Iterator[Span]:
+        """CONSUMER span ``process <stream>`` for one entry, child of and linked to its producer.
+
+        ``fields`` are the entry's fields as read (str or bytes keys and values both work);
+        the producer's context is read from ``traceparent``/``tracestate``.
+        """
+        parent = extract(fields)
+        producer = trace.get_current_span(parent).get_span_context()
+        links = [Link(producer)] if producer.is_valid else None
+        attributes = {
+            "messaging.system": "redis",
+            "messaging.destination.name": stream,
+            "messaging.operation.type": "process",
+            "messaging.operation.name": "process",
+            "messaging.message.id": _text(entry_id),
+            "messaging.consumer.group.name": group,
+        }
+        with self._tracer.start_as_current_span(f"process {stream}", context=parent, kind=SpanKind.CONSUMER,
+                                                attributes=attributes, links=links) as span:
+            yield span
+
+    @contextmanager
+    def span(self, name: str, kind: SpanKind = SpanKind.INTERNAL,
+             attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
+        """A child of the current span: ``risk evaluate``, ``state write`` and the like."""
+        with self._tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span:
+            yield span
+
+    @contextmanager
+    def exchange_span(self, endpoint: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
+        """CLIENT span ``exchange <endpoint>``; set ``EXCHANGE_OUTCOME`` on it once the call returns."""
+        with self.span(f"exchange {endpoint}", SpanKind.CLIENT,
+                       {EXCHANGE_ENDPOINT: endpoint, **(attributes or {})}) as span:
+            yield span
+
+    @contextmanager
+    def producer_span(self, stream: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
+        """PRODUCER span ``send <stream>``; call ``inject()`` inside it for the entry's fields."""
+        attrs = {
+            "messaging.system": "redis",
+            "messaging.destination.name": stream,
+            "messaging.operation.type": "send",
+            "messaging.operation.name": "send",
+            **(attributes or {}),
+        }
+        with self._tracer.start_as_current_span(f"send {stream}", kind=SpanKind.PRODUCER,
+                                                attributes=attrs) as span:
+            yield span
+
+    def inject(self) -> dict[str, str]:
+        """``traceparent`` (and ``tracestate`` when there is one) of the current span, for an entry."""
+        carrier: dict[str, str] = {}
+        _PROPAGATOR.inject(carrier)
+        return carrier
+
+    def shutdown(self) -> None:
+        """Flush queued spans to the exporter and stop it (call once, at process exit)."""
+        if self.provider is not None:
+            self.provider.shutdown()
+
+
+def extract(fields: Mapping[Any, Any]) -> otel_context.Context:
+    """The W3C context in an entry's fields; an empty context when there is none or it is malformed."""
+    carrier: dict[str, str] = {}
+    for name in CARRIER_FIELDS:
+        value = fields.get(name, fields.get(name.encode()))
+        if value is not None:
+            carrier[name] = _text(value)
+    return _PROPAGATOR.extract(carrier, context=otel_context.Context())
+
+
+def provider_from_env(env: Mapping[str, str] | None = None, *,
+                      instance_id: str | None = None) -> TracerProvider | None:
+    """An SDK provider exporting as the OTEL_* variables say, or None when tracing is off.
+
+    Off when OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none, or no exporter is configured
+    (neither OTEL_TRACES_EXPORTER nor an OTLP endpoint). Supported exporters: otlp (HTTP/protobuf)
+    and console. Sampler and batch settings (OTEL_TRACES_SAMPLER, OTEL_BSP_*) are read by the SDK.
+    """
+    env = os.environ if env is None else env
+    if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return None
+    names = [n.strip().lower() for n in env.get("OTEL_TRACES_EXPORTER", "").split(",") if n.strip()]
+    if "none" in names:
+        return None
+    endpoint = otlp_traces_endpoint(env)
+    if not names:
+        names = ["otlp"] if endpoint else []
+    if not names:
+        return None
+    unknown = [n for n in names if n not in _EXPORTERS]
+    if unknown:
+        raise TracingConfigError(f"OTEL_TRACES_EXPORTER: unsupported exporter {unknown[0]!r}; "
+                                 f"use {', '.join(_EXPORTERS)} or none")
+    attributes = {SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME, SERVICE_VERSION: __version__}
+    if instance_id:
+        attributes[SERVICE_INSTANCE_ID] = instance_id
+    provider = TracerProvider(resource=Resource.create(attributes))
+    for name in names:
+        exporter = _otlp_exporter(env, endpoint) if name == "otlp" else ConsoleSpanExporter()
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    return provider
+
+
+def tracing_from_env(env: Mapping[str, str] | None = None, *, instance_id: str | None = None) -> Tracing:
+    return Tracing(provider_from_env(env, instance_id=instance_id))
+
+
+def otlp_traces_endpoint(env: Mapping[str, str]) -> str | None:
+    """OTEL_EXPORTER_OTLP_TRACES_ENDPOINT as is, else OTEL_EXPORTER_OTLP_ENDPOINT + ``/v1/traces``."""
+    traces = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "").strip()
+    if traces:
+        return traces
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip()
+    return f"{base.rstrip('/')}/v1/traces" if base else None
+
+
+def _otlp_exporter(env: Mapping[str, str], endpoint: str | None) -> SpanExporter:
+    protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+                or "http/protobuf").strip()
+    if protocol != "http/protobuf":
+        raise TracingConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not supported; "
+                                 "use http/protobuf (the collector's port 4318)")
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or ""
+    return OTLPSpanExporter(endpoint=endpoint or DEFAULT_OTLP_TRACES_ENDPOINT,
+                            headers=parse_env_headers(headers, liberal=True) or None)
+
+
+def instrument_app(app: Any, provider: TracerProvider | None) -> None:
+    """SERVER spans for API requests, except the probes and scrapes (/livez, /readyz, /metrics)."""
+    if provider is None:
+        return
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider,
+                                       excluded_urls=r"/livez$,/readyz$,/metrics/?$")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
