@@ -1,0 +1,153 @@
+"""The span tree of one intent, recorded with an InMemorySpanExporter on an explicit provider."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from app.telemetry.tracing import EXCHANGE_ENDPOINT, EXCHANGE_OUTCOME, Tracing, extract
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+@pytest.fixture
+def exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracing(exporter: InMemorySpanExporter) -> Iterator[Tracing]:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracing = Tracing(provider)
+    yield tracing
+    tracing.shutdown()
+
+
+def by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
+    return {span.name: span for span in exporter.get_finished_spans()}
+
+
+def run_intent(tracing: Tracing, fields: dict) -> dict[str, str]:
+    """What the pipeline does for one entry; returns the fields injected into the result entry."""
+    with tracing.process_span(fields, stream="trade.intent", entry_id=b"1700000000000-0", group="execution"):
+        with tracing.span("risk evaluate", attributes={"risk.outcome": "accepted"}):
+            pass
+        with tracing.exchange_span("POST /fapi/v1/order") as span:
+            span.set_attribute(EXCHANGE_OUTCOME, "ok")
+        with tracing.span("state write"):
+            pass
+        with tracing.producer_span("execution.result"):
+            return tracing.inject()
+
+
+def test_one_trace_from_producer_to_result(tracing: Tracing, exporter: InMemorySpanExporter) -> None:
+    with tracing.producer_span("trade.intent"):
+        intent_fields = {"data": "{}", **tracing.inject()}
+    assert set(intent_fields) >= {"traceparent"}
+    result_fields = run_intent(tracing, intent_fields)
+
+    spans = by_name(exporter)
+    assert set(spans) == {"send trade.intent", "process trade.intent", "risk evaluate",
+                          "exchange POST /fapi/v1/order", "state write", "send execution.result"}
+    assert len({span.context.trace_id for span in spans.values()}) == 1
+
+    producer, process = spans["send trade.intent"], spans["process trade.intent"]
+    assert producer.kind is SpanKind.PRODUCER and producer.parent is None
+    assert process.kind is SpanKind.CONSUMER
+    assert process.parent.span_id == producer.context.span_id
+    assert [link.context.span_id for link in process.links] == [producer.context.span_id]
+    for child in ("risk evaluate", "exchange POST /fapi/v1/order", "state write", "send execution.result"):
+        assert spans[child].parent.span_id == process.context.span_id, child
+
+    exchange = spans["exchange POST /fapi/v1/order"]
+    assert exchange.kind is SpanKind.CLIENT
+    assert exchange.attributes[EXCHANGE_ENDPOINT] == "POST /fapi/v1/order"
+    assert exchange.attributes[EXCHANGE_OUTCOME] == "ok"
+    assert spans["risk evaluate"].kind is SpanKind.INTERNAL
+    assert spans["send execution.result"].kind is SpanKind.PRODUCER
+    assert spans["send execution.result"].attributes["messaging.destination.name"] == "execution.result"
+
+    # A downstream consumer of the result continues the same trace, under the result's producer span.
+    downstream = extract(result_fields)
+    from opentelemetry import trace
+
+    parent = trace.get_current_span(downstream).get_span_context()
+    assert parent.trace_id == producer.context.trace_id
+    assert parent.span_id == spans["send execution.result"].context.span_id
+
+
+def test_process_span_messaging_attributes(tracing: Tracing, exporter: InMemorySpanExporter) -> None:
+    run_intent(tracing, {"traceparent": TRACEPARENT})
+    process = by_name(exporter)["process trade.intent"]
+    assert dict(process.attributes) == {
+        "messaging.system": "redis",
+        "messaging.destination.name": "trade.intent",
+        "messaging.operation.type": "process",
+        "messaging.operation.name": "process",
+        "messaging.message.id": "1700000000000-0",
+        "messaging.consumer.group.name": "execution",
+    }
+    assert format(process.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert format(process.parent.span_id, "016x") == "b7ad6b7169203331"
+    assert process.parent.is_remote
+
+
+def test_bytes_fields_as_read_from_redis_continue_the_trace(tracing: Tracing, exporter: InMemorySpanExporter) -> None:
+    run_intent(tracing, {b"data": b"{}", b"traceparent": TRACEPARENT.encode(), b"tracestate": b"vendor=abc"})
+    process = by_name(exporter)["process trade.intent"]
+    assert format(process.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+    assert process.context.trace_state.get("vendor") == "abc"
+
+
+def test_tracestate_travels_to_the_result(tracing: Tracing) -> None:
+    fields = run_intent(tracing, {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"})
+    assert fields["traceparent"].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"
+    assert fields["tracestate"] == "vendor=abc"
+
+
+@pytest.mark.parametrize("fields", [{}, {"data": "{}"}, {"traceparent": "garbage"},
+                                    {"traceparent": "00-00000000000000000000000000000000-b7ad6b7169203331-01"}])
+def test_without_a_valid_producer_context_the_process_span_is_a_root(
+        tracing: Tracing, exporter: InMemorySpanExporter, fields: dict) -> None:
+    run_intent(tracing, fields)
+    process = by_name(exporter)["process trade.intent"]
+    assert process.parent is None
+    assert list(process.links) == []
+
+
+def test_an_exception_marks_the_span_failed(tracing: Tracing, exporter: InMemorySpanExporter) -> None:
+    with pytest.raises(TimeoutError):
+        with tracing.process_span({}, stream="trade.intent", entry_id="1-0", group="execution"):
+            with tracing.exchange_span("POST /api/v3/order"):
+                raise TimeoutError("exchange did not answer")
+    exchange = by_name(exporter)["exchange POST /api/v3/order"]
+    assert exchange.status.status_code is StatusCode.ERROR
+    assert [event.name for event in exchange.events] == ["exception"]
+
+
+def test_disabled_tracing_records_nothing_but_passes_the_context_through() -> None:
+    tracing = Tracing(None)
+    assert not tracing.enabled
+    fields = run_intent(tracing, {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"})
+    assert fields == {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"}
+    assert run_intent(tracing, {}) == {}
+    tracing.shutdown()
+
+
+def test_shutdown_flushes_batched_spans() -> None:
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
+    tracing = Tracing(provider)
+    run_intent(tracing, {})
+    assert exporter.get_finished_spans() == ()
+    tracing.shutdown()
+    assert len(exporter.get_finished_spans()) == 5
