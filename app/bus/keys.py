@@ -117,3 +117,7 @@ class Keys:
     @property
     def exchange_info(self) -> str:
         return f"{self.prefix}:binance:exchange_info"
+
+    def binance_leverage(self, symbol: str) -> str:
+        """String with TTL: the USD-M leverage last set for a symbol, so replicas set it once."""
+        return f"{self.prefix}:binance:leverage:{symbol}"
