@@ -91,6 +91,7 @@ class Settings(BaseSettings):
     read_block_ms: int = Field(1000, ge=1, le=4000)
     claim_min_idle_ms: int = Field(30_000, ge=100)
     claim_interval_s: float = Field(5.0, gt=0)
+    pending_retry_s: float = Field(1.0, gt=0)
     max_deliveries: int = Field(5, ge=1)
     consumer_idle_cleanup_s: float = Field(3600.0, gt=0)
     stream_maxlen: int = Field(1_000_000, ge=100)

@@ -44,6 +44,7 @@ class StreamConsumer:
         self.heartbeat = time.monotonic()
         self.last_error: str | None = None
         self._next_claim = 0.0
+        self._retry_own_at: float | None = None
 
     @property
     def running(self) -> bool:
@@ -70,6 +71,8 @@ class StreamConsumer:
             try:
                 if not self.joined:
                     await self.ensure_group()
+                if self._retry_own_at is not None and time.monotonic() >= self._retry_own_at:
+                    self._retry_own_at, own_pending = None, True
                 if own_pending:
                     own_pending = await self._drain_own_pending()
                     continue
@@ -94,6 +97,29 @@ class StreamConsumer:
                 backoff = await self._pause("unexpected error", exc, backoff)
         log.info("consumer %s stopped", self._name)
 
+    async def burst(self) -> None:
+        """Handle everything available now (own pending, idle-reclaimable, new), then return.
+
+        The loop's building blocks without the loop: for tests and one-shot tools.
+        """
+        await self.ensure_group()
+        while await self._drain_own_pending():
+            pass
+        await self._reclaim()
+        while True:
+            reply = await self._redis.xreadgroup(
+                self._keys.group, self._name, {self._keys.intent_stream: ">"}, count=self._s.read_batch_size)
+            entries = _entries(reply)
+            if not entries:
+                return
+            await self._handle([Delivery(eid, fields, 1) for eid, fields in entries])
+
+    async def _handle(self, deliveries: list[Delivery]) -> None:
+        acked = await self._handler(deliveries)
+        if acked < len(deliveries) and self._retry_own_at is None:
+            # some stay pending (same intent in flight elsewhere, unknown outcome): look again soon
+            self._retry_own_at = time.monotonic() + self._s.pending_retry_s
+
     async def _pause(self, what: str, exc: BaseException, backoff: float) -> float:
         self.last_error = f"{what}: {type(exc).__name__}"
         log.warning("%s (%s); retrying in %.1fs", what, type(exc).__name__, backoff)
@@ -109,7 +135,7 @@ class StreamConsumer:
             count=self._s.read_batch_size, block=self._s.read_block_ms)
         entries = _entries(reply)
         if entries:
-            await self._handler([Delivery(eid, fields, 1) for eid, fields in entries])
+            await self._handle([Delivery(eid, fields, 1) for eid, fields in entries])
 
     async def _drain_own_pending(self) -> bool:
         """Entries this consumer name was given before a restart; True while more remain."""
@@ -119,7 +145,7 @@ class StreamConsumer:
         if not entries:
             return False
         counts = await self._delivery_counts([eid for eid, _ in entries], self._name)
-        await self._handler([Delivery(eid, fields, counts.get(eid, 2)) for eid, fields in entries])
+        await self._handle([Delivery(eid, fields, counts.get(eid, 2)) for eid, fields in entries])
         return len(entries) >= self._s.read_batch_size
 
     async def _reclaim(self) -> bool:
@@ -139,7 +165,7 @@ class StreamConsumer:
         self._metrics.reclaimed.inc(len(claimed))
         counts = await self._delivery_counts([eid for eid, _ in claimed], self._name)
         log.info("reclaimed %d idle intent entries", len(claimed))
-        await self._handler([Delivery(eid, fields, counts.get(eid, 2)) for eid, fields in claimed])
+        await self._handle([Delivery(eid, fields, counts.get(eid, 2)) for eid, fields in claimed])
         return True
 
     async def _delivery_counts(self, ids: list[str], consumer: str) -> dict[str, int]:

@@ -86,7 +86,8 @@ class IntentProcessor:
             raise
         except Exception:
             if len(deliveries) == 1:
-                raise
+                log.exception("intent entry %s failed and stays pending", deliveries[0].entry_id)
+                return 0
             log.exception("batch of %d failed; retrying its entries one by one", len(deliveries))
         acked = 0
         for delivery in deliveries:

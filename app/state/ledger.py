@@ -49,7 +49,7 @@ class Ledger:
             args=[r.intent_id, r.model_dump_json(exclude_none=False), s.counter, symbol, repr(s.release_qty),
                   repr(s.fill_qty), repr(s.fill_price), repr(r.fee), self._maxlen, self._ttl,
                   "1" if s.record_order else "0", json.dumps(s.trade) if s.trade else "", self._history,
-                  "1" if r.duplicate else "0", now_ms, r.leverage or 1, k.group, r.intent_entry_id, *extra],
+                  now_ms, r.leverage or 1, k.group, r.intent_entry_id, *extra],
             client=pipe,
         )
 

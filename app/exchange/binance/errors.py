@@ -87,11 +87,6 @@ class ExchangeError:
     http_status: int | None = None
     retry_after_s: float | None = None
 
-    @property
-    def sent(self) -> bool:
-        """False when the exchange certainly did not act on the request (safe to send again)."""
-        return self.kind not in (Kind.UNAVAILABLE, Kind.RATE_LIMIT, Kind.BANNED, Kind.CLOCK, Kind.AUTH)
-
     def report(self) -> ExecutionReport:
         status, reason = REPORTS[self.kind]
         return ExecutionReport.rejected(reason, self.message, self.code, status=status)
@@ -100,9 +95,10 @@ class ExchangeError:
 class ExchangeFailure(Exception):
     """Raised inside the adapter by a failed call; never leaves the adapter."""
 
-    def __init__(self, error: ExchangeError) -> None:
+    def __init__(self, error: ExchangeError, sent_at_ms: int | None = None) -> None:
         super().__init__(error.message)
         self.error = error
+        self.sent_at_ms = sent_at_ms  # Binance time just before sending; None when nothing was sent
 
 
 def kind_of(code: int | None, message: str, http_status: int | None) -> Kind:

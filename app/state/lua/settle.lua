@@ -2,12 +2,12 @@
 -- KEYS: 1 done  2 order  3 result stream  4 reserved  5 risk positions  6 position  7 positions index
 --       8 inflight  9 counters  10 trades  11 orders recent  12 marks  13 intent stream
 -- ARGV: 1 intent_id  2 result_json  3 counter  4 symbol  5 release_qty  6 fill_qty  7 fill_price  8 fee
---       9 stream maxlen  10 ttl  11 record_order  12 trade_json  13 history_limit  14 duplicate  15 now_ms
---       16 leverage  17 consumer group  18 intent entry id  19.. extra result fields (name, value pairs)
+--       9 stream maxlen  10 ttl  11 record_order  12 trade_json  13 history_limit  14 now_ms
+--       15 leverage  16 consumer group  17 intent entry id  18.. extra result fields (name, value pairs)
 -- The intent entry is acknowledged here, so no entry is ever acknowledged without its result.
 local done = redis.call('GET', KEYS[1])
 if done then
-  redis.call('XACK', KEYS[13], ARGV[17], ARGV[18])
+  redis.call('XACK', KEYS[13], ARGV[16], ARGV[17])
   return {'DONE', done}
 end
 local symbol = ARGV[4]
@@ -25,13 +25,13 @@ if fill ~= 0 then
     'notional_usd', string.format('%.8f', new_qty * new_entry),
     'realized_pnl', string.format('%.8f', realized_total + realized),
     'fees', string.format('%.8f', fees + tonumber(ARGV[8])),
-    'leverage', ARGV[16], 'trades', trades + 1, 'updated_ms', ARGV[15])
+    'leverage', ARGV[15], 'trades', trades + 1, 'updated_ms', ARGV[14])
   redis.call('HSET', KEYS[5], symbol, string.format('%.10f', new_qty))
   redis.call('HSET', KEYS[12], symbol, ARGV[7])
   redis.call('SADD', KEYS[7], symbol)
 end
 local fields = {'data', ARGV[2]}
-for i = 19, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 18, #ARGV do fields[#fields + 1] = ARGV[i] end
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[9], '*', unpack(fields))
 local ttl = tonumber(ARGV[10])
 redis.call('SET', KEYS[1], id, 'EX', ttl)
@@ -47,6 +47,5 @@ if ARGV[11] == '1' then
   redis.call('LTRIM', KEYS[11], 0, tonumber(ARGV[13]) - 1)
 end
 redis.call('HINCRBY', KEYS[9], ARGV[3], 1)
-if ARGV[14] == '1' then redis.call('HINCRBY', KEYS[9], 'duplicates', 1) end
-redis.call('XACK', KEYS[13], ARGV[17], ARGV[18])
+redis.call('XACK', KEYS[13], ARGV[16], ARGV[17])
 return {'OK', id}

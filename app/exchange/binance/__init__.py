@@ -1,0 +1,1 @@
+"""Binance TESTNET/LIVE venue: adapter.py is the entry point; the other modules each hold one concern."""

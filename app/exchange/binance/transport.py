@@ -1,0 +1,136 @@
+"""Every Binance call goes through ``Transport.call``: budget, call, headers, metrics, pauses.
+
+One place decides, for every endpoint: take the request's cost from the shared budget (or say
+why not in time), make the call with its headers captured, clamp the budget to Binance's
+counters, pause every replica on 429/418, remember credential failures for /health, resync the
+clock and retry once on -1021. Failures leave as ``ExchangeFailure``; nothing else escapes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import aiohttp
+from binance.exceptions import BinanceAPIException, BinanceRequestException
+from redis.exceptions import RedisError
+
+from app.config import Settings
+from app.exchange.binance.client import BinanceHttp, CallInfo
+from app.exchange.binance.clock import ServerClock
+from app.exchange.binance.errors import ExchangeError, ExchangeFailure, Kind, from_exception
+from app.exchange.binance.health import ExchangeState
+from app.exchange.binance.markets import Endpoint, MarketApi
+from app.exchange.ratelimit import BAN, THROTTLE, Pause, RateBudget
+from app.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+_EXPECTED = (BinanceAPIException, BinanceRequestException, aiohttp.ClientError, TimeoutError)
+
+
+class Transport:
+    def __init__(self, settings: Settings, api: MarketApi, budget: RateBudget, state: ExchangeState,
+                 metrics: Metrics) -> None:
+        self._settings = settings
+        self.api = api
+        self.budget = budget
+        self.state = state
+        self.metrics = metrics
+        self.clock = ServerClock()
+        self.client: BinanceHttp | None = None
+
+    def open(self) -> None:
+        if self.client is None:
+            self.client = BinanceHttp(self._settings)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close_connection()
+            self.client = None
+
+    def deadline(self) -> float:
+        """A deadline one request timeout away, for calls that are not tied to an intent."""
+        return time.monotonic() + self._settings.binance_request_timeout_s
+
+    async def call(self, endpoint: Endpoint, deadline: float, **params: Any) -> Any:
+        try:
+            return await self._once(endpoint, deadline, params)
+        except ExchangeFailure as failure:
+            if failure.error.kind is not Kind.CLOCK or endpoint is self.api.time:
+                raise
+            log.warning("binance %s: %s; resyncing the clock and retrying once", endpoint.name, failure.error.message)
+        await self.sync_clock(deadline)
+        return await self._once(endpoint, deadline, params)
+
+    async def sync_clock(self, deadline: float) -> int:
+        offset = await self.clock.sync(lambda: self._once(self.api.time, deadline, {}))
+        if self.client is not None:
+            self.client.timestamp_offset = offset
+        self.state.clock_offset_ms = offset
+        return offset
+
+    async def _once(self, endpoint: Endpoint, deadline: float, params: dict[str, Any]) -> Any:
+        if self.client is None:
+            raise ExchangeFailure(ExchangeError(Kind.UNAVAILABLE, "the Binance client is not open"))
+        denial = await self.budget.acquire(endpoint.weight, endpoint.orders, deadline)
+        if denial is not None:
+            self.state.note_pause(denial.pause)
+            raise ExchangeFailure(ExchangeError(Kind.RATE_LIMIT, denial.message))
+        method = self.api.method(self.client, endpoint)
+        sent_at_ms = self.clock.now_ms()
+        started = time.perf_counter()
+        error: ExchangeError | None = None
+        with self.client.capture() as info:
+            try:
+                result = await method(**params)
+            except Exception as exc:  # mapped once, in errors.from_exception
+                if not isinstance(exc, _EXPECTED):
+                    log.error("binance %s raised %s", endpoint.name, type(exc).__name__, exc_info=True)
+                error = from_exception(exc)
+        self.metrics.exchange_latency.labels(endpoint.name, error.kind.value if error else "ok").observe(
+            time.perf_counter() - started)
+        await self._learn(endpoint, info, error)
+        if error is not None:
+            raise ExchangeFailure(error, sent_at_ms)
+        return result
+
+    async def _learn(self, endpoint: Endpoint, info: CallInfo, error: ExchangeError | None) -> None:
+        """Feed what the response said back into the shared budget and this replica's health."""
+        try:
+            weights = info.counters("x-mbx-used-weight")
+            if weights:
+                self.state.used_weight_1m = weights.get("1m", self.state.used_weight_1m)
+                await self.budget.observe(weights, "weight")
+            orders = info.counters("x-mbx-order-count")
+            if orders:
+                await self.budget.observe(orders, "orders")
+            if error is not None and error.http_status in (418, 429):
+                await self._pause(error)
+        except RedisError as exc:  # the call's outcome matters more than budget bookkeeping
+            log.warning("binance %s: could not update the shared rate budget: %s", endpoint.name, exc)
+        if error is None:
+            self.state.note_call(False)
+            if endpoint.signed:
+                self.state.auth_error = None
+        else:
+            if error.kind is Kind.AUTH:
+                self.state.auth_error = f"{error.code} {error.message}"
+                log.error("binance %s: credentials rejected: %s %s", endpoint.name, error.code, error.message)
+            self.state.note_call(error.kind in (Kind.UNKNOWN_OUTCOME, Kind.UNAVAILABLE), error.message)
+        self.state.publish(self.metrics)
+
+    async def _pause(self, error: ExchangeError) -> None:
+        kind = BAN if error.http_status == 418 else THROTTLE
+        seconds = error.retry_after_s if error.retry_after_s is not None else _default_wait(error)
+        message = f"HTTP {error.http_status} {error.code}: {error.message}"
+        await self.budget.pause(seconds, kind, message)
+        self.state.note_pause(Pause(kind, message, seconds))
+        log.warning("binance %s: every replica pauses for %.1fs", message, seconds)
+
+
+def _default_wait(error: ExchangeError) -> float:
+    """Without Retry-After (order-count 429s): the 10 s order window, else the rest of the minute."""
+    if error.code == -1015:
+        return 10.0
+    return 120.0 if error.http_status == 418 else 60.0 - time.time() % 60.0
