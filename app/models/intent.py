@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 MAX_QUANTITY = 1e9
 TRACE_FIELDS = ("traceparent", "tracestate")
-_ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")
-_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
+_ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
+_SYMBOL_RE = re.compile(r"[A-Z0-9]{2,20}")
 
 
 class IntentBody(BaseModel):
@@ -51,7 +51,7 @@ class IntentBody(BaseModel):
     @field_validator("symbol")
     @classmethod
     def _symbol_shape(cls, value: str) -> str:
-        if not _SYMBOL_RE.match(value):
+        if not _SYMBOL_RE.fullmatch(value):
             raise ValueError("must be 2-20 letters or digits, like BTCUSDT")
         return value
 
@@ -63,7 +63,7 @@ class IntentBody(BaseModel):
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             raise ValueError("must be a string")
         value = str(value)
-        if not _ID_RE.match(value):
+        if not _ID_RE.fullmatch(value):
             raise ValueError("must be 1-128 printable ASCII characters without spaces")
         return value
 
@@ -246,7 +246,7 @@ def _text(value: Any) -> str:
 
 def _salvage_id(body: dict[str, Any]) -> str | None:
     value = body.get("intent_id")
-    if isinstance(value, (str, int)) and not isinstance(value, bool) and _ID_RE.match(str(value)):
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and _ID_RE.fullmatch(str(value)):
         return str(value)
     return None
 
