@@ -20,6 +20,7 @@ MAX_QUANTITY = 1e9
 TRACE_FIELDS = ("traceparent", "tracestate")
 _ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 _SYMBOL_RE = re.compile(r"[A-Z0-9]{2,20}")
+_MAX_EPOCH_S = 1e11  # year 5138: larger numbers are milliseconds (or finer units, which are refused)
 
 
 class IntentBody(BaseModel):
@@ -174,10 +175,17 @@ def parse_timestamp(value: Any) -> float | None:
                 raise ValueError("must be epoch seconds, epoch milliseconds or ISO 8601") from None
             if parsed.tzinfo is None:
                 raise ValueError("ISO 8601 timestamps need a timezone, e.g. 2026-01-01T00:00:00Z")
-            return parsed.timestamp()
+            return _plausible(parsed.timestamp())
     if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ValueError("must be a positive finite timestamp")
-    return float(value) / 1000.0 if value > 1e11 else float(value)
+    return _plausible(float(value) / 1000.0 if value > _MAX_EPOCH_S else float(value))
+
+
+def _plausible(seconds: float) -> float:
+    """Microseconds or nanoseconds would read as a date millennia ahead and never expire: refuse them."""
+    if seconds > _MAX_EPOCH_S:
+        raise ValueError("must be epoch seconds, epoch milliseconds or ISO 8601 (this is far in the future)")
+    return seconds
 
 
 def _reject_constant(name: str) -> Any:
