@@ -260,7 +260,14 @@ def _salvage_id(body: dict[str, Any]) -> str | None:
 
 
 def _clip(value: str | None) -> str | None:
-    return value[:32] if value else None
+    """At most 32 characters, and only text the result can carry (a JSON escape can hold a lone surrogate)."""
+    if not value:
+        return None
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value[:32]
 
 
 def _short(exc: Exception) -> str:
