@@ -199,7 +199,7 @@ def decode_fields(entry_id: str, fields: dict[Any, Any], max_bytes: int) -> Inte
         raw = {_text(k): _text(v) for k, v in fields.items()}
     except UnicodeDecodeError:
         return InvalidIntent(entry_id, fallback_id, "entry is not valid UTF-8")
-    size = sum(len(k) + len(v) for k, v in raw.items())
+    size = sum(_size(k) + _size(v) for k, v in fields.items())
     trace = {k: raw[k] for k in TRACE_FIELDS if k in raw and len(raw[k]) <= 512}
     if size > max_bytes:
         return InvalidIntent(entry_id, fallback_id, f"entry is {size} bytes, more than the {max_bytes} allowed",
@@ -250,6 +250,11 @@ def validate_body(entry_id: str, body: dict[str, Any], trace: dict[str, str]) ->
 
 def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+def _size(value: Any) -> int:
+    """Bytes on the wire: a character count would let multi-byte text past MAX_INTENT_BYTES."""
+    return len(value) if isinstance(value, bytes) else len(str(value).encode("utf-8", "surrogatepass"))
 
 
 def _salvage_id(body: dict[str, Any]) -> str | None:
