@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import socket
+
+from typing import Iterator
 
 import uvicorn
 
@@ -57,7 +60,17 @@ def _serve(settings: Settings, reload: bool) -> None:
     if reload:
         uvicorn.run("app.cli.serve:app_from_env", factory=True, reload=True, reload_dirs=["app"], **common)
         return
-    uvicorn.run(create_app(settings), **common)
+    _DrainingServer(uvicorn.Config(create_app(settings), **common)).run()
+
+
+class _DrainingServer(uvicorn.Server):
+    """Exit 0 after a graceful drain; uvicorn would re-raise SIGTERM and die by it (exit 143)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 def _port_free(port: int) -> bool:

@@ -21,7 +21,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import Link, Span, SpanKind
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.re import parse_env_headers
 
@@ -42,7 +42,12 @@ class TracingConfigError(ValueError):
 
 
 class Tracing:
-    """The spans the pipeline opens; every method is a cheap no-op span when ``provider`` is None."""
+    """The spans the pipeline opens; every method is a cheap no-op span when ``provider`` is None.
+
+    Two forms of each span: ``start_*`` returns a span that is not made current and that the caller
+    ends (for batch code, where one stage serves many entries: pass ``parent=`` explicitly), and the
+    context managers, which make the span current for the block and end it (recording an exception).
+    """
 
     def __init__(self, provider: TracerProvider | None = None) -> None:
         self.provider = provider
@@ -52,61 +57,84 @@ class Tracing:
     def enabled(self) -> bool:
         return self.provider is not None
 
-    @contextmanager
-    def process_span(self, fields: Mapping[Any, Any], *, stream: str, entry_id: str | bytes,
-                     group: str) -> Iterator[Span]:
+    # -- spans held by the caller -----------------------------------------------------------------
+    def start_process(self, fields: Mapping[Any, Any], *, stream: str, entry_id: str | bytes,
+                      group: str) -> Span:
         """CONSUMER span ``process <stream>`` for one entry, child of and linked to its producer.
 
-        ``fields`` are the entry's fields as read (str or bytes keys and values both work);
-        the producer's context is read from ``traceparent``/``tracestate``.
+        ``fields`` are the entry's fields as read (str or bytes keys and values both work); the
+        producer's context is read from ``traceparent``/``tracestate``.
         """
         parent = extract(fields)
         producer = trace.get_current_span(parent).get_span_context()
         links = [Link(producer)] if producer.is_valid else None
-        attributes = {
-            "messaging.system": "redis",
-            "messaging.destination.name": stream,
-            "messaging.operation.type": "process",
-            "messaging.operation.name": "process",
-            "messaging.message.id": _text(entry_id),
-            "messaging.consumer.group.name": group,
-        }
-        with self._tracer.start_as_current_span(f"process {stream}", context=parent, kind=SpanKind.CONSUMER,
-                                                attributes=attributes, links=links) as span:
+        attributes = {**_messaging(stream, "process"), "messaging.message.id": _text(entry_id),
+                      "messaging.consumer.group.name": group}
+        return self._tracer.start_span(f"process {stream}", context=parent, kind=SpanKind.CONSUMER,
+                                       attributes=attributes, links=links)
+
+    def start_span(self, name: str, kind: SpanKind = SpanKind.INTERNAL,
+                   attributes: Mapping[str, Any] | None = None, *, parent: Span | None = None) -> Span:
+        """A child of ``parent`` (default: the current span): ``risk evaluate``, ``state write``…"""
+        return self._tracer.start_span(name, context=_context(parent), kind=kind, attributes=attributes)
+
+    def start_exchange(self, endpoint: str, attributes: Mapping[str, Any] | None = None, *,
+                       parent: Span | None = None) -> Span:
+        """CLIENT span ``exchange <endpoint>``; set ``EXCHANGE_OUTCOME`` on it once the call returns."""
+        return self.start_span(f"exchange {endpoint}", SpanKind.CLIENT,
+                               {EXCHANGE_ENDPOINT: endpoint, **(attributes or {})}, parent=parent)
+
+    def start_producer(self, stream: str, attributes: Mapping[str, Any] | None = None, *,
+                       parent: Span | None = None) -> Span:
+        """PRODUCER span ``send <stream>``; ``inject(span)`` gives the fields for the entry."""
+        return self.start_span(f"send {stream}", SpanKind.PRODUCER,
+                               {**_messaging(stream, "send"), **(attributes or {})}, parent=parent)
+
+    @staticmethod
+    def finish(span: Span, error: BaseException | None = None) -> None:
+        """End a span started with ``start_*``, marking it failed when ``error`` is given."""
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        span.end()
+
+    # -- spans current for a block ----------------------------------------------------------------
+    @contextmanager
+    def process_span(self, fields: Mapping[Any, Any], *, stream: str, entry_id: str | bytes,
+                     group: str) -> Iterator[Span]:
+        with trace.use_span(self.start_process(fields, stream=stream, entry_id=entry_id, group=group),
+                            end_on_exit=True) as span:
             yield span
 
     @contextmanager
     def span(self, name: str, kind: SpanKind = SpanKind.INTERNAL,
-             attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
-        """A child of the current span: ``risk evaluate``, ``state write`` and the like."""
-        with self._tracer.start_as_current_span(name, kind=kind, attributes=attributes) as span:
+             attributes: Mapping[str, Any] | None = None, *, parent: Span | None = None) -> Iterator[Span]:
+        with trace.use_span(self.start_span(name, kind, attributes, parent=parent), end_on_exit=True) as span:
             yield span
 
     @contextmanager
-    def exchange_span(self, endpoint: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
-        """CLIENT span ``exchange <endpoint>``; set ``EXCHANGE_OUTCOME`` on it once the call returns."""
-        with self.span(f"exchange {endpoint}", SpanKind.CLIENT,
-                       {EXCHANGE_ENDPOINT: endpoint, **(attributes or {})}) as span:
+    def exchange_span(self, endpoint: str, attributes: Mapping[str, Any] | None = None, *,
+                      parent: Span | None = None) -> Iterator[Span]:
+        with trace.use_span(self.start_exchange(endpoint, attributes, parent=parent), end_on_exit=True) as span:
             yield span
 
     @contextmanager
-    def producer_span(self, stream: str, attributes: Mapping[str, Any] | None = None) -> Iterator[Span]:
-        """PRODUCER span ``send <stream>``; call ``inject()`` inside it for the entry's fields."""
-        attrs = {
-            "messaging.system": "redis",
-            "messaging.destination.name": stream,
-            "messaging.operation.type": "send",
-            "messaging.operation.name": "send",
-            **(attributes or {}),
-        }
-        with self._tracer.start_as_current_span(f"send {stream}", kind=SpanKind.PRODUCER,
-                                                attributes=attrs) as span:
+    def producer_span(self, stream: str, attributes: Mapping[str, Any] | None = None, *,
+                      parent: Span | None = None) -> Iterator[Span]:
+        """Call ``inject()`` inside the block for the fields of the entry being published."""
+        with trace.use_span(self.start_producer(stream, attributes, parent=parent), end_on_exit=True) as span:
             yield span
 
-    def inject(self) -> dict[str, str]:
-        """``traceparent`` (and ``tracestate`` when there is one) of the current span, for an entry."""
+    @staticmethod
+    def current(span: Span) -> Any:
+        """Make a held span current for a block (log lines then carry its ids); does not end it."""
+        return trace.use_span(span, end_on_exit=False)
+
+    @staticmethod
+    def inject(span: Span | None = None) -> dict[str, str]:
+        """``traceparent`` (and ``tracestate`` when there is one) of ``span`` or the current span."""
         carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier)
+        _PROPAGATOR.inject(carrier, context=_context(span))
         return carrier
 
     def shutdown(self) -> None:
@@ -192,6 +220,15 @@ def instrument_app(app: Any, provider: TracerProvider | None) -> None:
 
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider,
                                        excluded_urls=r"/livez$,/readyz$,/metrics/?$")
+
+
+def _messaging(stream: str, operation: str) -> dict[str, str]:
+    return {"messaging.system": "redis", "messaging.destination.name": stream,
+            "messaging.operation.type": operation, "messaging.operation.name": operation}
+
+
+def _context(span: Span | None) -> otel_context.Context | None:
+    return None if span is None else trace.set_span_in_context(span)
 
 
 def _text(value: Any) -> str:
