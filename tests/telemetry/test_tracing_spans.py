@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Iterator
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -75,8 +76,6 @@ def test_one_trace_from_producer_to_result(tracing: Tracing, exporter: InMemoryS
 
     # A downstream consumer of the result continues the same trace, under the result's producer span.
     downstream = extract(result_fields)
-    from opentelemetry import trace
-
     parent = trace.get_current_span(downstream).get_span_context()
     assert parent.trace_id == producer.context.trace_id
     assert parent.span_id == spans["send execution.result"].context.span_id
@@ -141,8 +140,6 @@ def test_disabled_tracing_records_nothing_but_passes_the_context_through() -> No
 
 
 def test_shutdown_flushes_batched_spans() -> None:
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
@@ -151,3 +148,43 @@ def test_shutdown_flushes_batched_spans() -> None:
     assert exporter.get_finished_spans() == ()
     tracing.shutdown()
     assert len(exporter.get_finished_spans()) == 5
+
+
+def test_batch_form_keeps_each_entry_in_its_own_trace(tracing: Tracing, exporter: InMemorySpanExporter) -> None:
+    """A batch pipeline holds one process span per entry and parents each stage's spans explicitly."""
+    entries = {"1-0": "0af7651916cd43dd8448eb211c80319c", "2-0": "1bf7651916cd43dd8448eb211c80319d"}
+    processes = {entry_id: tracing.start_process({"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"},
+                                                 stream="trade.intent", entry_id=entry_id, group="execution")
+                 for entry_id, trace_id in entries.items()}
+    risk = {e: tracing.start_span("risk evaluate", parent=p) for e, p in processes.items()}
+    for span in risk.values():
+        tracing.finish(span)
+    calls = {e: tracing.start_exchange("order", parent=p) for e, p in processes.items()}
+    tracing.finish(calls["1-0"])
+    tracing.finish(calls["2-0"], TimeoutError("no answer"))
+    sends = {e: tracing.start_producer("execution.result", parent=p) for e, p in processes.items()}
+    injected = {e: tracing.inject(span) for e, span in sends.items()}
+    for span in [*sends.values(), *processes.values()]:
+        tracing.finish(span)
+
+    assert {e: fields["traceparent"].split("-")[1] for e, fields in injected.items()} == entries
+    finished = exporter.get_finished_spans()
+    assert len(finished) == 8
+    for entry_id, process in processes.items():
+        span_id = process.get_span_context().span_id
+        children = [s for s in finished if s.parent is not None and s.parent.span_id == span_id]
+        assert sorted(s.name for s in children) == ["exchange order", "risk evaluate", "send execution.result"]
+        assert {s.context.trace_id for s in children} == {process.get_span_context().trace_id}
+    failed = [s for s in finished if s.status.status_code is StatusCode.ERROR]
+    assert [(s.name, s.parent.span_id) for s in failed] == [
+        ("exchange order", processes["2-0"].get_span_context().span_id)]
+
+
+def test_current_makes_a_held_span_current_without_ending_it(tracing: Tracing) -> None:
+    span = tracing.start_span("state write")
+    with tracing.current(span):
+        assert trace.get_current_span() is span
+        assert tracing.inject()["traceparent"].split("-")[2] == format(span.get_span_context().span_id, "016x")
+    assert span.is_recording()
+    tracing.finish(span)
+    assert not span.is_recording()
