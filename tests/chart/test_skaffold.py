@@ -4,11 +4,12 @@ app/ into a pod that can take the files and restarts the service on change."""
 from __future__ import annotations
 
 import re
+import sys
 
 import yaml
 
 from app.config import load_settings
-from tests.chart.rendering import ROOT, app_container, app_deployment, render, tool, run
+from tests.chart.rendering import ROOT, app_container, app_deployment, render, run
 
 SKAFFOLD = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
 
@@ -51,9 +52,8 @@ def test_dev_profile_syncs_python_into_a_writable_reloading_pod() -> None:
     docs = render(*[arg for f in values for arg in ("--values", str(ROOT / f))])
     container = app_container(docs)
     assert container["securityContext"]["readOnlyRootFilesystem"] is False
-    command = container["command"] + container["args"]
-    assert command[0] == "watchfiles" and "python -m app serve" in command
-    assert run([tool("watchfiles"), "--help"]).returncode == 0
+    assert container["command"] + container["args"] == ["python", "-m", "app", "serve", "--reload"]
+    assert "--reload" in run([sys.executable, "-m", "app", "serve", "--help"]).stdout
     env = {e["name"]: e.get("value") for e in container["env"]}
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "execution")["data"]
     assert load_settings(config, consumer_name="pod").log_level == "DEBUG"
