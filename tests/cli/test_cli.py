@@ -1,0 +1,81 @@
+"""The CLI as a user runs it: send, results, check, and serve refusing bad settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.utils.service import ROOT
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "EXECUTION_", "BINANCE_"))}
+    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env={**base, **(env or {})},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def running(services):
+    return services("cli")
+
+
+def test_send_prints_a_filled_result_and_exits_0(running, redis_url) -> None:
+    done = cli("send", "--symbol", "BTCUSDT", "--side", "buy", "--quantity", "0.002", "--expect-status", "FILLED",
+               env={"REDIS_URL": redis_url})
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "FILLED" and result["executed_quantity"] == 0.002 and result["source"] == "cli"
+
+
+def test_send_prints_a_rejection_with_its_reason(running, redis_url) -> None:
+    done = cli("send", "--symbol", "BTCUSDT", "--side", "BUY", "--notional-usd", "5000", env={"REDIS_URL": redis_url})
+    assert done.returncode == 0
+    result = json.loads(done.stdout)
+    assert (result["status"], result["reason"]) == ("REJECTED", "POSITION_LIMIT")
+    assert "above the 1000.00 USD limit" in result["message"]
+    mismatch = cli("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "0.0001", "--expect-status", "FILLED",
+                   env={"REDIS_URL": redis_url})
+    assert mismatch.returncode == 1 and "EXCHANGE_FILTER" in mismatch.stdout
+    assert "expected status FILLED, got REJECTED" in mismatch.stderr
+
+
+def test_send_times_out_with_exit_3_when_nobody_listens(redis_url) -> None:
+    done = cli("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "1", "--timeout", "0.5",
+               env={"REDIS_URL": redis_url})
+    assert done.returncode == 3 and "no result" in done.stderr
+
+
+def test_results_prints_recent_results(running, redis_url) -> None:
+    for qty in ("0.002", "0.003"):
+        assert cli("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", qty,
+                   env={"REDIS_URL": redis_url}).returncode == 0
+    done = cli("results", "--count", "5", env={"REDIS_URL": redis_url})
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["executed_quantity"] for r in lines] == [0.002, 0.003]
+    assert all(r["result_id"] for r in lines)
+
+
+def test_check_reports_liveness_and_readiness(running) -> None:
+    assert cli("check", "--url", running.url).returncode == 0
+    assert cli("check", "--url", running.url, "--ready").returncode == 0
+    assert cli("check", "--url", "http://127.0.0.1:9").returncode == 1
+
+
+@pytest.mark.parametrize(("env", "variable"), [
+    ({"MAX_LEVERAGE": "lots"}, "MAX_LEVERAGE"),
+    ({"EXECUTION_MODE": "YOLO"}, "EXECUTION_MODE"),
+    ({"EXECUTION_MODE": "LIVE", "BINANCE_API_KEY": "k-secret-1", "BINANCE_API_SECRET": "s-secret-2"},
+     "LIVE_TRADING_CONFIRMED"),
+    ({"EXECUTION_MODE": "TESTNET"}, "BINANCE_API_KEY"),
+    ({"PORT": "70000"}, "PORT"),
+])
+def test_serve_refuses_an_invalid_setting_with_one_line_naming_it(env: dict[str, str], variable: str) -> None:
+    done = cli("serve", env=env, timeout=20)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0] and lines[0].startswith("error: invalid setting")
+    assert "secret" not in done.stderr
