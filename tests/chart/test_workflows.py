@@ -78,3 +78,11 @@ def test_release_pushes_image_and_chart_to_ghcr() -> None:
     assert "helm package" in script and "helm push" in script and "oci://ghcr.io/" in script
     assert "ghcr.io/example-org/execution-service" in (ROOT / "charts" / "execution" / "values.yaml").read_text(), \
         "the release job rewrites this default repository; keep them in step"
+
+
+def test_tests_run_with_a_redis_service_container() -> None:
+    job = _load(ROOT / ".github" / "workflows" / "ci.yaml")["jobs"]["test"]
+    assert job["services"]["redis"]["image"].startswith("redis:")
+    smoke = next(s for s in job["steps"] if "REDIS_URL" in s.get("env", {}))
+    assert smoke["env"]["REDIS_URL"].startswith("redis://redis:6379")
+    assert "python -m app send" in smoke["run"] and "--expect-status FILLED" in smoke["run"]
