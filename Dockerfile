@@ -12,7 +12,8 @@ COPY pyproject.toml constraints.txt ./
 RUN python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
       > requirements.txt \
  && python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --requirement requirements.txt --constraint constraints.txt
+ && /opt/venv/bin/pip install --requirement requirements.txt --constraint constraints.txt \
+ && /opt/venv/bin/python -m pip uninstall --yes pip
 
 FROM ${BASE_IMAGE} AS base
 ARG VERSION=0.1.0
