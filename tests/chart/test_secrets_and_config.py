@@ -21,7 +21,10 @@ def _values() -> dict:
 def test_values_config_names_every_non_secret_setting_and_nothing_else() -> None:
     settings = {name.upper() for name in Settings.model_fields}
     assert CHART_MANAGED | SECRET_SETTINGS <= settings, "the chart sets a variable the app no longer reads"
-    assert set(_values()["config"]) == settings - CHART_MANAGED - SECRET_SETTINGS
+    expected, listed = settings - CHART_MANAGED - SECRET_SETTINGS, set(_values()["config"])
+    assert not expected - listed, (f"add {sorted(expected - listed)} with the app's defaults to `config:` in "
+                                   "charts/execution/values.yaml, then run k8s/render.sh")
+    assert not listed - expected, f"the app has no setting {sorted(listed - expected)}"
 
 
 def test_configmap_matches_the_apps_own_defaults(defaults) -> None:
