@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 TOOLS  := .tools/bin
 export PATH := $(CURDIR)/$(TOOLS):$(PATH)
 
-.PHONY: run test test-fast tools install lint bench soak image-smoke clean
+.PHONY: run test test-fast tools install lint bench soak image-smoke clean chart image
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,14 @@ test-fast: $(VENV)/.test-installed
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench
+
+# The Helm chart: lint it and refresh the plain manifests rendered from it (k8s/manifests).
+chart: tools
+	helm lint --strict charts/execution
+	k8s/render.sh
+
+image:
+	docker build -t execution-service:dev .
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .hypothesis
