@@ -4,9 +4,10 @@ Binance limits request weight per IP and orders per account; replicas behind one
 each assume the whole limit get banned together (freqtrade#12441). So every call first takes its
 cost from token buckets in Redis, atomically (Lua, Redis clock), for all buckets at once.
 
-A bucket of ``limit`` per ``window`` holds at most ``burst`` (20% of the limit) and refills at
-``(limit - burst) / window``: whatever the timing, no window of that length ever spends more than
-``limit``, so Binance's fixed windows are never exceeded either, at 80% sustained throughput.
+A bucket of ``limit`` per ``window`` holds at most ``burst`` (20% of the limit, at least the
+heaviest call) and refills at ``(limit - burst) / window``: whatever the timing, no window of that
+length ever spends more than ``limit``, so Binance's fixed windows are never exceeded either, at
+80% sustained throughput. (A limit below 20 weight per window cannot keep that promise exactly.)
 
 Binance's own counters win: each response's ``X-MBX-USED-WEIGHT-*`` / ``X-MBX-ORDER-COUNT-*``
 clamps the matching bucket to what is left of the exchange's current window (other programs on
@@ -28,6 +29,7 @@ from app.bus.keys import Keys
 
 Unit = Literal["weight", "orders", "requests"]
 BURST_FRACTION = 0.2
+MAX_CALL_WEIGHT = 20  # spot exchangeInfo and account, the heaviest calls the adapter makes
 _INTERVALS = {"SECOND": (1, "s"), "MINUTE": (60, "m"), "HOUR": (3600, "h"), "DAY": (86400, "d")}
 _UNITS: Mapping[str, Unit] = {"REQUEST_WEIGHT": "weight", "ORDERS": "orders", "RAW_REQUESTS": "requests"}
 BAN, THROTTLE = "ban", "throttle"
@@ -105,7 +107,9 @@ class Bucket:
 
     @property
     def burst(self) -> int:
-        return max(1, int(self.limit * BURST_FRACTION))
+        """Room for the heaviest single call, so no call ever needs more than a full bucket."""
+        floor = MAX_CALL_WEIGHT if self.unit == "weight" else 1
+        return min(self.limit, max(floor, int(self.limit * BURST_FRACTION)))
 
     def cost(self, weight: int, orders: int) -> int:
         return {"weight": weight, "orders": orders, "requests": 1}[self.unit]

@@ -72,8 +72,11 @@ class BinanceAdapter(ExchangeAdapter):
         self._transport.open()
         deadline = self._transport.deadline()
         try:
+            if await self._info.load_shared():      # budget from exchangeInfo before the first request
+                self._configure_budget()
             await self._transport.sync_clock(deadline)
-            await self._load_info(deadline)
+            if not self._info.loaded:
+                await self._load_info(deadline)
             await self._transport.call(self._api.account, deadline)
         except ExchangeFailure as failure:
             error = failure.error
@@ -168,11 +171,14 @@ class BinanceAdapter(ExchangeAdapter):
     # -- background -----------------------------------------------------------------------------
     async def _load_info(self, deadline: float) -> None:
         fetched = await self._info.load(lambda: self._transport.call(self._api.exchange_info, deadline))
+        self._configure_budget()
+        if fetched:
+            log.info("binance %s exchangeInfo fetched: %d symbols", self._api.market.value, len(self._info.rules))
+
+    def _configure_budget(self) -> None:
         self._budget.configure(self._buckets(self._info.rate_limits))
         weight = self._budget.bucket("weight:1m")
         self._state.weight_limit_1m = weight.limit if weight else None
-        if fetched:
-            log.info("binance %s exchangeInfo fetched: %d symbols", self._api.market.value, len(self._info.rules))
 
     def _buckets(self, rate_limits: Iterable[Mapping[str, Any]]) -> tuple[Bucket, ...]:
         return buckets_for(rate_limits, self._settings.binance_rate_limit_rpm, self._settings.binance_orders_per_10s)

@@ -54,13 +54,17 @@ class ExchangeInfoCache:
     def get(self, symbol: str) -> SymbolRules | None:
         return self.rules.get(symbol)
 
-    async def load(self, fetch: Callable[[], Awaitable[Mapping[str, Any]]], force: bool = False) -> bool:
+    async def load_shared(self) -> bool:
+        """Use the copy another replica stored, if fresh; True when there was one."""
+        shared = await self._shared()
+        if shared is not None:
+            self._use(shared)
+        return shared is not None
+
+    async def load(self, fetch: Callable[[], Awaitable[Mapping[str, Any]]]) -> bool:
         """Use the shared copy if fresh, else fetch and share; True when the exchange was asked."""
-        if not force:
-            shared = await self._shared()
-            if shared is not None:
-                self._use(shared)
-                return False
+        if await self.load_shared():
+            return False
         doc = trim(await fetch(), self._market, time.time())
         await self._redis.set(self._key, json.dumps(doc, separators=(",", ":")), ex=max(1, int(self._ttl_s)))
         self._use(doc)

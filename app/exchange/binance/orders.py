@@ -4,8 +4,9 @@ After a timeout, a reset connection, an HTTP 5xx or -1007 the order may exist: i
 by client order id with backoff, never resent blindly. Binance accepts a signed request only
 until its timestamp + recvWindow, so an order still absent (-2013) after that moment can no
 longer appear, and only then is it sent again. A 429/418 or -1021 means the request was refused
-unread, so it is retried within the deadline. If the deadline passes with the outcome unknown,
-``OutcomeUnknown`` tells the pipeline to keep the intent pending and ask ``query_order`` later.
+unread: the transport retries it (after the pause, within the deadline). If the deadline passes
+with the outcome unknown, ``OutcomeUnknown`` tells the pipeline to keep the intent pending and ask
+``query_order`` later.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import time
 
 from app.exchange.base import ExecutionReport, OrderRequest, OutcomeUnknown
-from app.exchange.binance.errors import ExchangeError, ExchangeFailure, Kind
+from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.transport import Transport
 
 log = logging.getLogger(__name__)
@@ -46,13 +47,16 @@ class OrderSender:
                     return found
                 log.warning("order %s does not exist at the exchange and no longer can; sending again",
                             request.client_order_id)
-            elif _refused_unread(error):
+            elif error.kind is Kind.UNAVAILABLE:  # never reached the exchange: safe to send again
                 await asyncio.sleep(min(0.2 * attempt, max(0.0, deadline - time.monotonic())))
             else:
                 return error.report()
             if time.monotonic() >= deadline:
                 break
-        return error.report()
+        report = error.report()
+        if error.kind in _RESOLVED_BY_LOOKUP:
+            report.message += " (look-ups confirm the order does not exist)"
+        return report
 
     async def resolve(self, request: OrderRequest, sent_at_ms: int, deadline: float) -> ExecutionReport | None:
         """Look the order up until known; None once it is absent after its recvWindow has passed."""
@@ -83,11 +87,3 @@ class OrderSender:
             raise
         return self._t.api.report(doc)
 
-
-def _refused_unread(error: ExchangeError) -> bool:
-    """Binance (429/418) or the network refused the request before it was read: safe to send again.
-
-    A budget denial carries no HTTP status: it already waited as long as the deadline allowed.
-    """
-    return error.kind is Kind.UNAVAILABLE or (error.kind in (Kind.RATE_LIMIT, Kind.BANNED)
-                                               and error.http_status is not None)

@@ -26,6 +26,9 @@ from app.exchange.ratelimit import BAN, THROTTLE, Pause, RateBudget
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
+MIN_PAUSE_S = 1.0
+# Answers Binance gives a signed request only after accepting its key and signature.
+_AUTHENTICATED = (Kind.NOT_FOUND, Kind.FILTER, Kind.BALANCE, Kind.DUPLICATE)
 _EXPECTED = (BinanceAPIException, BinanceRequestException, aiohttp.ClientError, TimeoutError)
 
 
@@ -54,14 +57,19 @@ class Transport:
         return time.monotonic() + self._settings.binance_request_timeout_s
 
     async def call(self, endpoint: Endpoint, deadline: float, **params: Any) -> Any:
-        try:
-            return await self._once(endpoint, deadline, params)
-        except ExchangeFailure as failure:
-            if failure.error.kind is not Kind.CLOCK or endpoint is self.api.time:
-                raise
-            log.warning("binance %s: %s; resyncing the clock and retrying once", endpoint.name, failure.error.message)
-        await self.sync_clock(deadline)
-        return await self._once(endpoint, deadline, params)
+        """The call's JSON; retried when refused unread (429/418 after the pause, -1021 once after a resync)."""
+        resynced = False
+        while True:
+            try:
+                return await self._once(endpoint, deadline, params)
+            except ExchangeFailure as failure:
+                error = failure.error
+                if error.kind is Kind.CLOCK and not resynced and endpoint is not self.api.time:
+                    log.warning("binance %s: %s; resyncing the clock and retrying once", endpoint.name, error.message)
+                    resynced = True
+                    await self.sync_clock(deadline)
+                elif not (error.kind in (Kind.RATE_LIMIT, Kind.BANNED) and error.http_status is not None):
+                    raise  # a budget denial has no HTTP status: it already waited as long as the deadline allows
 
     async def sync_clock(self, deadline: float) -> int:
         offset = await self.clock.sync(lambda: self._once(self.api.time, deadline, {}))
@@ -109,10 +117,10 @@ class Transport:
                 await self._pause(error)
         except RedisError as exc:  # the call's outcome matters more than budget bookkeeping
             log.warning("binance %s: could not update the shared rate budget: %s", endpoint.name, exc)
+        if endpoint.signed and (error is None or error.kind in _AUTHENTICATED):
+            self.state.auth_error = None
         if error is None:
             self.state.note_call(False)
-            if endpoint.signed:
-                self.state.auth_error = None
         else:
             if error.kind is Kind.AUTH:
                 self.state.auth_error = f"{error.code} {error.message}"
@@ -122,7 +130,7 @@ class Transport:
 
     async def _pause(self, error: ExchangeError) -> None:
         kind = BAN if error.http_status == 418 else THROTTLE
-        seconds = error.retry_after_s if error.retry_after_s is not None else _default_wait(error)
+        seconds = max(MIN_PAUSE_S, error.retry_after_s if error.retry_after_s is not None else _default_wait(error))
         message = f"HTTP {error.http_status} {error.code}: {error.message}"
         await self.budget.pause(seconds, kind, message)
         self.state.note_pause(Pause(kind, message, seconds))

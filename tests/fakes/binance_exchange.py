@@ -1,0 +1,263 @@
+"""The matching side of the fake Binance: symbols, filters, balances, orders. No HTTP here.
+
+Behaves like Binance where the adapter depends on it (shapes from the spot rest-api.md and the
+USD-M "New Order"/"Query Order" pages): MARKET orders fill at the touch, a marketable LIMIT fills
+at the touch, other LIMITs rest (GTC) or expire (IOC/FOK); filters reject with spot -1013
+"Filter failure: …" or the USD-M codes; a client order id may be reused only once the earlier
+order is no longer open; balances and margin are checked (-2010 / -2019).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Mapping
+
+SPOT, USDM = "spot", "usdm"
+OPEN = ("NEW", "PARTIALLY_FILLED")
+
+
+class BinanceError(Exception):
+    """An error response: HTTP status and Binance's {"code", "msg"}."""
+
+    def __init__(self, http_status: int, code: int, msg: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(f"{http_status} {code} {msg}")
+        self.http_status, self.code, self.msg = http_status, code, msg
+        self.headers = dict(headers or {})
+
+
+@dataclass(frozen=True)
+class SymbolSpec:
+    symbol: str
+    base: str
+    price: str
+    spot_tick: str
+    spot_step: str
+    futures_tick: str
+    futures_step: str
+    futures_min_notional: str = "5"
+    spot_min_notional: str = "5"
+
+
+DEFAULT_SYMBOLS = (
+    SymbolSpec("BTCUSDT", "BTC", "65000", "0.01", "0.00001", "0.1", "0.001", "100"),
+    SymbolSpec("ETHUSDT", "ETH", "3500", "0.01", "0.0001", "0.01", "0.001", "20"),
+    SymbolSpec("BNBUSDT", "BNB", "600", "0.01", "0.001", "0.01", "0.01"),
+    SymbolSpec("SOLUSDT", "SOL", "150", "0.01", "0.001", "0.01", "1"),
+    SymbolSpec("XRPUSDT", "XRP", "0.6", "0.0001", "0.1", "0.0001", "0.1"),
+    SymbolSpec("ADAUSDT", "ADA", "0.45", "0.0001", "0.1", "0.0001", "1"),
+    SymbolSpec("DOGEUSDT", "DOGE", "0.15", "0.00001", "1", "0.00001", "1"),
+    SymbolSpec("AVAXUSDT", "AVAX", "35", "0.01", "0.01", "0.001", "1"),
+    SymbolSpec("DOTUSDT", "DOT", "7", "0.001", "0.01", "0.001", "0.1"),
+    SymbolSpec("MATICUSDT", "MATIC", "0.7", "0.0001", "0.1", "0.0001", "1"),
+)
+
+
+@dataclass
+class FakeOrder:
+    market: str
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: str
+    type: str
+    time_in_force: str
+    orig_qty: Decimal
+    price: Decimal
+    reduce_only: bool
+    time_ms: int
+    status: str = "NEW"
+    executed: Decimal = Decimal(0)
+    cum_quote: Decimal = Decimal(0)
+    fills: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FakeExchange:
+    def __init__(self, symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS, spot_fee: str = "0.001",
+                 futures_fee: str = "0.0004") -> None:
+        self.specs = {s.symbol: s for s in symbols}
+        self.prices = {s.symbol: Decimal(s.price) for s in symbols}
+        self.fees = {SPOT: Decimal(spot_fee), USDM: Decimal(futures_fee)}
+        self.balances: dict[str, dict[str, Decimal]] = {
+            SPOT: {"USDT": Decimal(1_000_000), **{s.base: Decimal(1000) for s in symbols}},
+            USDM: {"USDT": Decimal(1_000_000)},
+        }
+        self.leverage: dict[str, int] = {}
+        self.orders: list[FakeOrder] = []
+        self._ids = itertools.count(1000)
+        self._trade_ids = itertools.count(1)
+
+    # -- market data ----------------------------------------------------------------------------
+    def tick(self, market: str, symbol: str) -> Decimal:
+        spec = self._spec(symbol)
+        return Decimal(spec.spot_tick if market == SPOT else spec.futures_tick)
+
+    def touch(self, market: str, symbol: str) -> tuple[Decimal, Decimal]:
+        """(bid, ask): one tick either side of the symbol's price."""
+        price, tick = self.prices[symbol], self.tick(market, symbol)
+        return price - tick, price + tick
+
+    def symbol_info(self, market: str, symbol: str) -> dict[str, Any]:
+        s = self._spec(symbol)
+        tick, step = (s.spot_tick, s.spot_step) if market == SPOT else (s.futures_tick, s.futures_step)
+        filters: list[dict[str, Any]] = [
+            {"filterType": "PRICE_FILTER", "minPrice": tick, "maxPrice": "1000000", "tickSize": tick},
+            {"filterType": "LOT_SIZE", "minQty": step, "maxQty": "9000000", "stepSize": step},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": "0" if market == SPOT else step, "maxQty": "100000",
+             "stepSize": "0" if market == SPOT else step},
+        ]
+        if market == SPOT:
+            filters.append({"filterType": "NOTIONAL", "minNotional": s.spot_min_notional, "applyMinToMarket": True,
+                            "maxNotional": "9000000", "applyMaxToMarket": False, "avgPriceMins": 5})
+            return {"symbol": symbol, "status": "TRADING", "baseAsset": s.base, "quoteAsset": "USDT",
+                    "isSpotTradingAllowed": True, "orderTypes": ["LIMIT", "MARKET"], "filters": filters}
+        filters.append({"filterType": "MIN_NOTIONAL", "notional": s.futures_min_notional})
+        return {"symbol": symbol, "pair": symbol, "contractType": "PERPETUAL", "status": "TRADING",
+                "baseAsset": s.base, "quoteAsset": "USDT", "marginAsset": "USDT", "filters": filters,
+                "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"]}
+
+    # -- orders ---------------------------------------------------------------------------------
+    def find(self, market: str, symbol: str, client_order_id: str | None = None,
+             order_id: int | None = None) -> FakeOrder | None:
+        for order in reversed(self.orders):
+            if order.market == market and order.symbol == symbol and \
+                    (order.client_order_id == client_order_id or order.order_id == order_id):
+                return order
+        return None
+
+    def place(self, market: str, p: Mapping[str, str], now_ms: int) -> FakeOrder:
+        symbol = self._known(p.get("symbol"))
+        side, kind = _need(p, "side"), _need(p, "type")
+        if side not in ("BUY", "SELL"):
+            raise BinanceError(400, -1117, "Invalid side.")
+        if kind not in ("MARKET", "LIMIT"):
+            raise BinanceError(400, -1116, "Invalid orderType.")
+        qty = _decimal(_need(p, "quantity"), "quantity")
+        price = _decimal(_need(p, "price"), "price") if kind == "LIMIT" else Decimal(0)
+        tif = _need(p, "timeInForce") if kind == "LIMIT" else "GTC"
+        coid = p.get("newClientOrderId") or f"fake-{next(self._ids)}"
+        existing = self.find(market, symbol, coid)
+        if existing is not None and existing.status in OPEN:
+            raise BinanceError(400, -2010, "Duplicate order sent.") if market == SPOT else \
+                BinanceError(400, -4116, "ClientOrderId is duplicated.")
+        bid, ask = self.touch(market, symbol)
+        touch = ask if side == "BUY" else bid
+        self._check_filters(market, symbol, qty, price if kind == "LIMIT" else touch, kind)
+        marketable = kind == "MARKET" or (price >= ask if side == "BUY" else price <= bid)
+        self._check_funds(market, symbol, side, qty, touch if marketable else price)
+        order = FakeOrder(market, symbol, next(self._ids), coid, side, kind, tif, qty, price,
+                          p.get("reduceOnly", "false").lower() == "true", now_ms)
+        if marketable:
+            self._fill(order, touch)
+        elif tif in ("IOC", "FOK"):
+            order.status = "EXPIRED"
+        self.orders.append(order)
+        return order
+
+    def _fill(self, order: FakeOrder, price: Decimal) -> None:
+        quote = order.orig_qty * price
+        fee_rate = self.fees[order.market]
+        base = self._spec(order.symbol).base
+        order.status, order.executed, order.cum_quote = "FILLED", order.orig_qty, quote
+        if order.market == USDM:
+            self.balances[USDM]["USDT"] -= quote * fee_rate
+            return
+        wallet = self.balances[SPOT]
+        sign = 1 if order.side == "BUY" else -1
+        fee, fee_asset = (order.orig_qty * fee_rate, base) if order.side == "BUY" else (quote * fee_rate, "USDT")
+        wallet[base] = wallet.get(base, Decimal(0)) + sign * order.orig_qty - (fee if fee_asset == base else 0)
+        wallet["USDT"] -= sign * quote + (fee if fee_asset == "USDT" else 0)
+        order.fills.append({"price": _fmt(price), "qty": _fmt(order.orig_qty), "commission": _fmt(fee),
+                            "commissionAsset": fee_asset, "tradeId": next(self._trade_ids)})
+
+    def _check_filters(self, market: str, symbol: str, qty: Decimal, price: Decimal, kind: str) -> None:
+        s = self._spec(symbol)
+        tick, step = self.tick(market, symbol), Decimal(s.spot_step if market == SPOT else s.futures_step)
+        minimum = Decimal(s.spot_min_notional if market == SPOT else s.futures_min_notional)
+        if kind == "LIMIT" and price % tick != 0:
+            _filter_failure(market, "PRICE_FILTER", -4014, "Price not increased by tick size.")
+        if qty < step:
+            _filter_failure(market, "LOT_SIZE", -4004, "Quantity less than min quantity.")
+        if qty % step != 0:
+            _filter_failure(market, "LOT_SIZE", -1111, "Precision is over the maximum defined for this asset.")
+        if qty * price < minimum:
+            _filter_failure(market, "NOTIONAL", -4164, f"Order's notional must be no smaller than {minimum} "
+                                                       f"(unless you choose reduce only).")
+
+    def _check_funds(self, market: str, symbol: str, side: str, qty: Decimal, price: Decimal) -> None:
+        if market == USDM:
+            margin = qty * price / self.leverage.get(symbol, 20)
+            if margin > self.balances[USDM]["USDT"]:
+                raise BinanceError(400, -2019, "Margin is insufficient.")
+            return
+        asset, needed = ("USDT", qty * price) if side == "BUY" else (self._spec(symbol).base, qty)
+        if needed > self.balances[SPOT].get(asset, Decimal(0)):
+            raise BinanceError(400, -2010, "Account has insufficient balance for requested action.")
+
+    def _known(self, symbol: str | None) -> str:
+        if not symbol or symbol not in self.specs:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return symbol
+
+    def _spec(self, symbol: str) -> SymbolSpec:
+        return self.specs[self._known(symbol)]
+
+
+def order_document(order: FakeOrder, response_type: str, now_ms: int) -> dict[str, Any]:
+    """The JSON Binance returns for this order: spot ACK/RESULT/FULL or query, USD-M ACK/RESULT or query."""
+    if order.market == USDM:
+        acked = response_type == "ACK"
+        executed = Decimal(0) if acked else order.executed
+        quote = Decimal(0) if acked else order.cum_quote
+        avg = quote / executed if executed else Decimal(0)
+        return {"orderId": order.order_id, "symbol": order.symbol, "status": "NEW" if acked else order.status,
+                "clientOrderId": order.client_order_id, "price": _fmt(order.price), "avgPrice": _fmt(avg),
+                "origQty": _fmt(order.orig_qty), "executedQty": _fmt(executed), "cumQty": _fmt(executed),
+                "cumQuote": _fmt(quote), "timeInForce": order.time_in_force, "type": order.type,
+                "reduceOnly": order.reduce_only, "closePosition": False, "side": order.side,
+                "positionSide": "BOTH", "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False,
+                "origType": order.type, "priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER",
+                "goodTillDate": 0, "time": order.time_ms, "updateTime": now_ms}
+    doc: dict[str, Any] = {"symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
+                           "clientOrderId": order.client_order_id, "transactTime": order.time_ms}
+    if response_type == "ACK":
+        return doc
+    doc.update(price=_fmt(order.price), origQty=_fmt(order.orig_qty), executedQty=_fmt(order.executed),
+               origQuoteOrderQty="0.00000000", cummulativeQuoteQty=_fmt(order.cum_quote), status=order.status,
+               timeInForce=order.time_in_force, type=order.type, side=order.side, workingTime=order.time_ms,
+               selfTradePreventionMode="EXPIRE_MAKER")
+    if response_type == "FULL":
+        doc["fills"] = list(order.fills)
+    if response_type == "QUERY":
+        del doc["transactTime"]
+        doc.update(stopPrice="0.00000000", icebergQty="0.00000000", time=order.time_ms, updateTime=now_ms,
+                   isWorking=order.status in OPEN)
+    return doc
+
+
+def _filter_failure(market: str, filter_name: str, futures_code: int, futures_msg: str) -> None:
+    if market == SPOT:
+        raise BinanceError(400, -1013, f"Filter failure: {filter_name}")
+    raise BinanceError(400, futures_code, futures_msg)
+
+
+def _need(p: Mapping[str, str], name: str) -> str:
+    value = p.get(name)
+    if not value:
+        raise BinanceError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+    return value
+
+
+def _decimal(value: str, name: str) -> Decimal:
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+    if not number.is_finite() or number <= 0:
+        raise BinanceError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+    return number
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.00000001'), rounding=ROUND_HALF_UP):f}"
