@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Literal, Mapping
 
 import redis.asyncio as aioredis
@@ -145,10 +145,9 @@ def buckets_for(rate_limits: Iterable[Mapping[str, Any]], weight_per_minute: int
             continue
         bucket = Bucket(unit, limit, float(interval[0] * num), f"{num}{interval[1]}")
         found[bucket.name] = bucket
-    for unit, suffix, window, cap in (("weight", "1m", 60.0, weight_per_minute), ("orders", "10s", 10.0, orders_per_10s)):
-        name = f"{unit}:{suffix}"
-        limit = min(found[name].limit, cap) if name in found else cap
-        found[name] = Bucket(unit, limit, window, suffix)  # type: ignore[arg-type]
+    for capped in (Bucket("weight", weight_per_minute, 60.0, "1m"), Bucket("orders", orders_per_10s, 10.0, "10s")):
+        known = found.get(capped.name)
+        found[capped.name] = replace(capped, limit=min(known.limit, capped.limit)) if known else capped
     return tuple(found.values())
 
 
@@ -198,7 +197,9 @@ class RateBudget:
 
     async def current_pause(self) -> Pause | None:
         async with self._redis.pipeline(transaction=False) as pipe:
-            value, ttl = await pipe.get(self._keys.exchange_pause).pttl(self._keys.exchange_pause).execute()
+            pipe.get(self._keys.exchange_pause)
+            pipe.pttl(self._keys.exchange_pause)
+            value, ttl = await pipe.execute()
         return _pause_of(value, ttl / 1000) if value is not None and ttl > 0 else None
 
 

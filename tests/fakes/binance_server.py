@@ -262,7 +262,8 @@ class FakeBinance:
                                    "updates to avoid polling the API.", {"Retry-After": str(math.ceil(left))})
         for counter in self._counters[market]["REQUEST_WEIGHT"]:
             counter.add(now_ms, weight)
-            headers[f"X-MBX-USED-WEIGHT-{counter.header().upper()}"] = str(counter.current(now_ms) + self.external_weight)
+            used = counter.current(now_ms) + self.external_weight
+            headers[f"X-MBX-USED-WEIGHT-{counter.header().upper()}"] = str(used)
 
     def _count_order(self, market: str, headers: dict[str, str]) -> None:
         now_ms = self.server_time_ms()

@@ -20,8 +20,7 @@ from redis.exceptions import RedisError
 
 from app.bus.keys import Keys
 from app.config import Settings
-from app.exchange.base import (ComponentStatus, ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown,
-                               Quote)
+from app.exchange.base import ComponentStatus, ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote
 from app.exchange.binance.errors import ExchangeFailure
 from app.exchange.binance.exchange_info import ExchangeInfoCache
 from app.exchange.binance.health import ExchangeState

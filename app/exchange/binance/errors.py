@@ -2,7 +2,7 @@
 
     BaseException raised by a python-binance call
     ├── BinanceAPIException (non-2xx with a JSON body) ── by HTTP status, then by code (and -2010's text)
-    ├── aiohttp.ClientConnectorError, ConnectionTimeoutError ── UNAVAILABLE: the request never left
+    ├── aiohttp.ClientConnectorError, ConnectionTimeoutError ── UNAVAILABLE: not acted on (never left)
     ├── TimeoutError, aiohttp.ClientError, BinanceRequestException ── UNKNOWN_OUTCOME: it may have arrived
     └── anything else ── UNKNOWN_OUTCOME (logged): an order may exist, so it is looked up, never resent
 
@@ -109,6 +109,8 @@ def kind_of(code: int | None, message: str, http_status: int | None) -> Kind:
         return Kind.RATE_LIMIT
     if http_status is not None and (http_status >= 500 or http_status == 408):
         return Kind.UNKNOWN_OUTCOME
+    if http_status == 403:  # the WAF refused it unread
+        return Kind.UNAVAILABLE
     if code == -2010:
         return next((kind for pattern, kind in _REJECTED_TEXTS if pattern.search(message)), Kind.REJECTED)
     if code is not None and code in CODE_KINDS:
@@ -119,7 +121,7 @@ def kind_of(code: int | None, message: str, http_status: int | None) -> Kind:
 def from_exception(exc: BaseException) -> ExchangeError:
     """The one mapping from anything a call raised to an ``ExchangeError``."""
     if isinstance(exc, BinanceAPIException):
-        message = str(exc.message or "")[:300]
+        message = scrub(str(exc.message or ""))[:300]  # a non-JSON body's text may hold the signed URL
         status = int(exc.status_code) if exc.status_code else None
         code = int(exc.code) if exc.code else None
         retry = retry_after(getattr(exc.response, "headers", None) or {})
@@ -141,6 +143,10 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
 
 def describe(exc: BaseException) -> str:
     """Exception type plus a scrubbed first line: no query strings with signatures, no headers."""
-    text = str(exc).splitlines()[0] if str(exc) else ""
-    text = _SIGNATURE.sub(r"\1=…", text)[:200]
+    text = scrub(str(exc).splitlines()[0] if str(exc) else "")[:200]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def scrub(text: str) -> str:
+    """Blank signature and timestamp values (a signed URL replays within its recvWindow)."""
+    return _SIGNATURE.sub(r"\1=…", text)

@@ -81,7 +81,7 @@ class ExchangeInfoCache:
         fresh = time.time() - float(doc.get("fetched_at", 0)) < self._ttl_s
         return doc if doc.get("market") == self._market.value and fresh else None
 
-    def _use(self, doc: Mapping[str, Any]) -> None:
+    def _use(self, doc: dict[str, Any]) -> None:
         self.rules = rules_from_exchange_info(doc)
         self.rate_limits = list(doc.get("rateLimits", ()))
         self.fetched_at = float(doc["fetched_at"])

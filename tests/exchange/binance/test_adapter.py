@@ -116,7 +116,8 @@ async def test_orders_breaking_filters_are_refused_before_any_request(make_adapt
     for report, words in ((too_small, "LOT_SIZE"), (below_notional, "MIN_NOTIONAL"), (off_tick, "PRICE_FILTER")):
         assert (report.status, report.reason) == (Status.REJECTED, Reason.EXCHANGE_FILTER)
         assert words in report.message
-    assert (unlisted.status, unlisted.reason, unlisted.exchange_code) == (Status.REJECTED, Reason.EXCHANGE_REJECTED, -1121)
+    assert (unlisted.status, unlisted.reason, unlisted.exchange_code) == \
+           (Status.REJECTED, Reason.EXCHANGE_REJECTED, -1121)
     assert fake.sent("POST", "/fapi/v1/order") == []
 
 

@@ -62,7 +62,8 @@ def test_every_listed_code_maps(status: int, code: int, msg: str, kind: Kind, re
     assert (error.kind, error.code, error.http_status, error.message) == (kind, code, status, msg)
     if result_status is not None:
         report = error.report()
-        assert (report.status, report.reason, report.exchange_code, report.message) == (result_status, reason, code, msg)
+        assert (report.status, report.reason, report.exchange_code, report.message) == \
+               (result_status, reason, code, msg)
 
 
 def test_every_code_in_the_table_and_every_kind_has_a_report() -> None:
@@ -100,3 +101,16 @@ def test_descriptions_drop_signatures_and_timestamps() -> None:
     text = describe(exc)
     assert "ab12cd" not in text and "1700000000000" not in text
     assert text.startswith("InvalidURL: ") and "signature=…" in text
+
+
+def test_a_non_json_error_body_is_unknown_outcome_and_its_text_scrubbed() -> None:
+    class HtmlResponse(_Response):
+        text = "<ClientResponse(https://api.binance.com/api/v3/order?timestamp=1700000000000&signature=ab12cd) [502]>"
+
+    error = from_exception(BinanceAPIException(HtmlResponse(), 502, "<html>Bad Gateway</html>"))
+    assert (error.kind, error.code, error.http_status) == (Kind.UNKNOWN_OUTCOME, None, 502)
+    assert "ab12cd" not in error.message and "signature=…" in error.message
+
+
+def test_a_waf_refusal_was_not_acted_on() -> None:
+    assert from_exception(api_error(403, 0, "Forbidden")).kind is Kind.UNAVAILABLE

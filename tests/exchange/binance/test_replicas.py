@@ -15,7 +15,7 @@ from tests.exchange.binance.conftest import MakeAdapter
 from tests.exchange.binance.support import order
 from tests.fakes.binance_server import FakeBinance
 
-TWO_SECOND_WEIGHT = ({"rateLimitType": "REQUEST_WEIGHT", "interval": "SECOND", "intervalNum": 2, "limit": 60},
+ONE_SECOND_WEIGHT = ({"rateLimitType": "REQUEST_WEIGHT", "interval": "SECOND", "intervalNum": 1, "limit": 60},
                      {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 1000})
 
 
@@ -58,8 +58,8 @@ async def test_a_ban_one_replica_meets_stops_every_replica(make_adapter: MakeAda
 
 @pytest.fixture
 async def tight() -> AsyncIterator[FakeBinance]:
-    """A fake whose spot weight limit is 60 per 2 s: a minute's behaviour, compressed."""
-    async with FakeBinance(spot_rate_limits=TWO_SECOND_WEIGHT) as server:
+    """A fake whose spot weight limit is 60 per second: a minute's behaviour, compressed."""
+    async with FakeBinance(spot_rate_limits=ONE_SECOND_WEIGHT) as server:
         yield server
 
 
@@ -67,11 +67,11 @@ async def test_weight_per_window_stays_within_the_budget_under_load(make_adapter
                                                                     tight: FakeBinance) -> None:
     group = await replicas(make_adapter, binance_market="spot", binance_base_url=tight.url,
                            binance_request_timeout_s=2.5)
-    await asyncio.sleep(2.05 - tight.server_time_ms() % 2000 / 1000)   # start-up calls stay in earlier windows
-    first_window = len(tight.used_weight("spot")["2S"])
+    await asyncio.sleep(1.02 - tight.server_time_ms() % 1000 / 1000)   # start-up calls stay in earlier windows
+    first_window = len(tight.used_weight("spot")["1S"])
 
     async def hammer(adapter: BinanceAdapter, worker: int) -> None:
-        for i in range(4):
+        for i in range(3):
             try:
                 if i % 2:
                     await adapter.quote("ETHUSDT")                  # weight 2
@@ -81,7 +81,7 @@ async def test_weight_per_window_stays_within_the_budget_under_load(make_adapter
                 pass
 
     await asyncio.gather(*(hammer(r, n * 10 + k) for n, r in enumerate(group) for k in range(3)))
-    windows = tight.used_weight("spot")["2S"][first_window:]
+    windows = tight.used_weight("spot")["1S"][first_window:]
     assert max(windows) <= 60
     assert sum(windows) > 60                                        # more than one window's worth was wanted
     assert [r.status for r in tight.requests if r.status in (418, 429)] == []
