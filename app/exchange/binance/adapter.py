@@ -44,7 +44,15 @@ class ExchangeStartError(RuntimeError):
 
 
 class ExchangeUnavailable(RuntimeError):
-    """A call that is not an order (price, filters) failed; the message says why."""
+    """A call that is not an order (price, filters) failed; the message says why.
+
+    ``reason`` is RATE_LIMITED when the shared budget, a 429 or a 418 was the cause, so a caller
+    can publish the same reason an order would get.
+    """
+
+    def __init__(self, message: str, reason: Reason = Reason.EXCHANGE_UNAVAILABLE) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class BinanceAdapter(ExchangeAdapter):
@@ -109,7 +117,8 @@ class BinanceAdapter(ExchangeAdapter):
         try:
             doc = await self._transport.call(self._api.book_ticker, self._transport.deadline(), symbol=symbol)
         except ExchangeFailure as failure:
-            raise ExchangeUnavailable(f"no book ticker for {symbol}: {failure.error.message}") from None
+            raise ExchangeUnavailable(f"no book ticker for {symbol}: {failure.error.message}",
+                                      failure.error.report().reason or Reason.EXCHANGE_UNAVAILABLE) from None
         quote = Quote(bid=Decimal(str(doc["bidPrice"])), ask=Decimal(str(doc["askPrice"])))
         self._quotes[symbol] = (time.monotonic(), quote)
         return quote
@@ -143,7 +152,8 @@ class BinanceAdapter(ExchangeAdapter):
                 quote = seen[1] if seen and time.monotonic() - seen[0] < QUOTE_MAX_AGE_S else \
                     await self.quote(request.symbol)
             except ExchangeUnavailable as exc:
-                return ExecutionReport.rejected(Reason.EXCHANGE_UNAVAILABLE, str(exc), status=Status.FAILED)
+                status = Status.REJECTED if exc.reason is Reason.RATE_LIMITED else Status.FAILED
+                return ExecutionReport.rejected(exc.reason, str(exc), status=status)
             reference = quote.for_side(request.side)
         violation = check_order(rules, request.quantity, request.order_type, request.price, reference)
         if violation is None:

@@ -53,8 +53,20 @@ async def test_quote_is_the_book_ticker(make_adapter: MakeAdapter, market: str) 
     adapter = await make_adapter(binance_market=market)
     quote = await adapter.quote("ETHUSDT")
     assert quote.bid == Decimal("3499.99") and quote.ask == Decimal("3500.01")
-    with pytest.raises(ExchangeUnavailable, match="Invalid symbol"):
+    with pytest.raises(ExchangeUnavailable, match="Invalid symbol") as unknown:
         await adapter.quote("NOPEUSDT")
+    assert unknown.value.reason is Reason.EXCHANGE_REJECTED
+
+
+async def test_a_quote_refused_by_a_ban_says_rate_limited(make_adapter: MakeAdapter, fake: FakeBinance) -> None:
+    adapter = await make_adapter()
+    fake.ban(3.0)
+    with pytest.raises(ExchangeUnavailable, match="ban") as banned:
+        await adapter.quote("BTCUSDT")
+    assert banned.value.reason is Reason.RATE_LIMITED
+    report = await adapter.place_order(order("ex-no-price"))          # no price known: refused, not sent
+    assert (report.status, report.reason) == (Status.REJECTED, Reason.RATE_LIMITED)
+    assert fake.sent("POST", "/fapi/v1/order") == []
 
 
 async def test_a_futures_market_order_fills_with_leverage_and_the_documented_parameters(
