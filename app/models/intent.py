@@ -176,9 +176,13 @@ def parse_timestamp(value: Any) -> float | None:
             if parsed.tzinfo is None:
                 raise ValueError("ISO 8601 timestamps need a timezone, e.g. 2026-01-01T00:00:00Z")
             return _plausible(parsed.timestamp())
-    if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    try:
+        number = float(value)  # an integer beyond the float range raises OverflowError, not ValueError
+    except (TypeError, OverflowError):
+        raise ValueError("must be a positive finite timestamp") from None
+    if not math.isfinite(number) or number <= 0:
         raise ValueError("must be a positive finite timestamp")
-    return _plausible(float(value) / 1000.0 if value > _MAX_EPOCH_S else float(value))
+    return _plausible(number / 1000.0 if number > _MAX_EPOCH_S else number)
 
 
 def _plausible(seconds: float) -> float:
