@@ -122,6 +122,9 @@ FIELD_CASES = [
     ("created_at NaN string", {"created_at": "NaN"}, "created_at: must be a positive finite timestamp"),
     ("created_at bool", {"created_at": True}, "created_at: must be a timestamp"),
     ("created_at list", {"created_at": [1]}, "created_at: must be a positive finite timestamp"),
+    ("created_at huge integer", {"created_at": 10**400}, "created_at: must be a positive finite timestamp"),
+    ("quantity huge integer", {"quantity": 10**400}, "quantity: Input should be a valid number"),
+    ("leverage huge integer", {"leverage": 10**400}, "leverage: Input should be less than or equal to 125"),
     ("created_at microseconds", {"created_at": 1_700_000_000_000_000},
      "created_at: must be epoch seconds, epoch milliseconds or ISO"),
     ("created_at far future ISO", {"created_at": "9999-12-31T00:00:00Z"},
@@ -137,7 +140,7 @@ def test_bad_fields_in_a_data_entry(changes: dict[str, Any], expected: str) -> N
 
 
 # cases whose point is a JSON type a flat entry cannot express (there every value is a string)
-JSON_TYPE_ONLY = {"symbol not a string", "intent id float", "reduce_only 2"}
+JSON_TYPE_ONLY = {"symbol not a string", "intent id float", "reduce_only 2", "quantity huge integer"}
 FLAT_CASES = [c for c in FIELD_CASES if c[0] not in JSON_TYPE_ONLY and all(
     isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in c[1].values() if v is not None)]
 

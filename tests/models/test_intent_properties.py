@@ -17,7 +17,7 @@ FIELDS = ["data", "intent_id", "symbol", "side", "quantity", "notional_usd", "po
 COID = re.compile(r"[A-Za-z0-9_-]{1,36}")
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    st.none() | st.booleans() | st.integers() | st.integers(10**300, 10**400) | st.floats() | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
