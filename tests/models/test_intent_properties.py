@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from hypothesis import given, settings
@@ -64,6 +65,22 @@ def test_arbitrary_json_documents_never_raise(document: Any) -> None:
 @given(st.binary(max_size=200))
 def test_arbitrary_bytes_in_data_never_raise(blob: bytes) -> None:
     check_total("4-0", {b"data": blob})
+
+
+offsets = st.timedeltas(min_value=timedelta(hours=-23), max_value=timedelta(hours=23)).map(timezone)
+timestamps = (st.integers() | st.integers(10**300, 10**400) | st.floats() | st.text(max_size=30) | st.booleans()
+              | st.datetimes(timezones=offsets).map(datetime.isoformat)
+              | st.datetimes(timezones=offsets).map(lambda d: d.timestamp() * 1000))
+
+
+@settings(max_examples=200, deadline=None)
+@given(timestamps, st.booleans())
+def test_any_created_at_is_accepted_or_refused_never_raised(created_at: Any, flat: bool) -> None:
+    body = {"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "created_at": created_at}
+    fields = {k: str(v) for k, v in body.items()} if flat else {"data": json.dumps(body)}
+    parsed = check_total("7-0", fields)
+    if isinstance(parsed, Intent) and parsed.created_at is not None:
+        assert parsed.created_at <= 1e11
 
 
 finite_positive = st.floats(min_value=1e-8, max_value=1e9, allow_nan=False, allow_infinity=False)
