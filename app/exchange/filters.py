@@ -30,6 +30,8 @@ class SymbolRules:
     min_notional: Decimal = ZERO
     max_notional: Decimal = ZERO
     apply_min_to_market: bool = True
+    # USD-M futures: "Order's notional must be no smaller than 5.0 (unless you choose reduce only)" (-4164)
+    reduce_only_skips_min_notional: bool = False
     trading: bool = True
 
 
@@ -62,9 +64,13 @@ def price_for(rules: SymbolRules, price: Decimal) -> Decimal:
 
 
 def check_order(
-    rules: SymbolRules, quantity: Decimal, order_type: str, price: Decimal | None, reference_price: Decimal
+    rules: SymbolRules, quantity: Decimal, order_type: str, price: Decimal | None, reference_price: Decimal,
+    reduce_only: bool = False,
 ) -> FilterViolation | None:
-    """The first filter this order fails, or None. ``reference_price`` values MARKET orders."""
+    """The first filter this order fails, or None. ``reference_price`` values MARKET orders.
+
+    A reduce-only futures order is exempt from the minimum notional, so a small remainder can be closed.
+    """
     if not rules.trading:
         return FilterViolation("STATUS", f"{rules.symbol} is not trading")
     if order_type == "LIMIT":
@@ -82,7 +88,8 @@ def check_order(
             quantity, "MARKET_LOT_SIZE", rules.market_step_size, rules.market_min_qty, rules.market_max_qty)):
         return violation
     notional = quantity * (price if order_type == "LIMIT" and price else reference_price)
-    applies = order_type == "LIMIT" or rules.apply_min_to_market
+    applies = (order_type == "LIMIT" or rules.apply_min_to_market) and not (
+        reduce_only and rules.reduce_only_skips_min_notional)
     if applies and rules.min_notional > 0 and notional < rules.min_notional:
         return FilterViolation(
             "MIN_NOTIONAL", f"notional {notional.normalize():f} is below the minimum {rules.min_notional.normalize():f}"
@@ -120,6 +127,7 @@ def rules_from_symbol_info(info: dict[str, Any]) -> SymbolRules:
             # spot's legacy filter has minNotional/applyToMarket; futures' has notional
             fields["min_notional"] = _d(flt, "minNotional") or _d(flt, "notional")
             fields["apply_min_to_market"] = bool(flt.get("applyToMarket", True))
+            fields["reduce_only_skips_min_notional"] = "notional" in flt
         elif kind == "NOTIONAL":
             fields.update(min_notional=_d(flt, "minNotional"), max_notional=_d(flt, "maxNotional"),
                           apply_min_to_market=bool(flt.get("applyMinToMarket", True)))

@@ -55,7 +55,7 @@ async def prepare(intent: Intent, exchange: ExchangeAdapter, limits: Limits, mar
     denial = evaluate_intent(intent.symbol, intent.leverage, intent.created_at, now, float(wanted) * price, limits)
     if denial is not None:
         return Prepared(None, price, float(wanted), denial)
-    violation = check_order(rules, quantity, intent.order_type, limit_price, touch)
+    violation = check_order(rules, quantity, intent.order_type, limit_price, touch, intent.reduce_only)
     if violation is not None:
         return Prepared(None, price, float(wanted),
                         Denial(Reason.EXCHANGE_FILTER, f"Filter failure: {violation.filter}: {violation.message}"))
