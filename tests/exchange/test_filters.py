@@ -120,6 +120,22 @@ def test_min_notional_for_limit_orders_uses_the_limit_price() -> None:
     assert violation(BTC_USDM, "0.001", "LIMIT", "100000", reference="1") is None
 
 
+def test_reduce_only_futures_orders_are_exempt_from_min_notional() -> None:
+    """Binance -4164: "Order's notional must be no smaller than 100 (unless you choose reduce only)"."""
+    found = check_order(BTC_USDM, D("0.001"), "MARKET", None, D("95000"), reduce_only=True)
+    assert found is None
+    assert check_order(BTC_USDM, D("0.001"), "LIMIT", D("95000"), D("95000"), reduce_only=True) is None
+    # the other filters still apply
+    found = check_order(BTC_USDM, D("0.0005"), "MARKET", None, D("95000"), reduce_only=True)
+    assert found is not None and found.filter == "LOT_SIZE"
+
+
+def test_spot_has_no_reduce_only_exemption() -> None:
+    assert not BTC_SPOT.reduce_only_skips_min_notional
+    found = check_order(BTC_SPOT, D("0.00005"), "MARKET", None, D("95000"), reduce_only=True)
+    assert found is not None and found.filter == "MIN_NOTIONAL"
+
+
 def test_apply_min_to_market_false_exempts_only_market_orders() -> None:
     # 0.004 x 1000 = 4 USDT < 5
     assert violation(COARSE, "0.01", "MARKET", reference="400") is None
@@ -171,7 +187,7 @@ def test_parse_usdm_symbol_from_the_bundled_file() -> None:
         symbol="BTCUSDT", base_asset="BTC", quote_asset="USDT", tick_size=D("0.10"), min_price=D("0.10"),
         max_price=D("4750000"), step_size=D("0.001"), min_qty=D("0.001"), max_qty=D("1000"),
         market_step_size=D("0.001"), market_min_qty=D("0.001"), market_max_qty=D("120"), min_notional=D("100"),
-        max_notional=D(0), apply_min_to_market=True, trading=True,
+        max_notional=D(0), apply_min_to_market=True, reduce_only_skips_min_notional=True, trading=True,
     )
 
 

@@ -158,6 +158,13 @@ async def test_filter_failure_below_min_notional(env: Env) -> None:
     assert prepared.quantity == 0.001
 
 
+async def test_a_small_reduce_only_futures_order_is_not_held_to_min_notional(env: Env) -> None:
+    """Binance accepts it ("unless you choose reduce only"), so a small remainder can be closed."""
+    prepared = await env(intent(side="SELL", quantity=0.001, reduce_only=True))
+    assert prepared.denial is None
+    assert prepared.request is not None and prepared.request.reduce_only
+
+
 async def test_limit_price_off_the_tick_fails_the_price_filter(env: Env) -> None:
     denied(await env(intent(order_type="LIMIT", price=100_000.05)), Reason.EXCHANGE_FILTER,
            "Filter failure: PRICE_FILTER: price 100000.05 is not a multiple of tickSize 0.10")
