@@ -2,7 +2,8 @@
 
 Start-up never blocks on Redis or the exchange: the consumer retries until they answer, and
 /readyz says when the replica can take traffic. Stopping drains: the consumer finishes its batch
-(results published, entries acknowledged) before connections close, within DRAIN_TIMEOUT_S.
+(results published, entries acknowledged) before connections close, within DRAIN_TIMEOUT_S; the
+spans it produced are flushed last.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from app.execution.service import IntentProcessor
 from app.state.scripts import Scripts
 from app.state.store import Store
 from app.telemetry.metrics import Metrics
+from app.telemetry.tracing import Tracing, tracing_from_env
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +38,18 @@ def redis_client(settings: Settings, socket_timeout: float) -> aioredis.Redis:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None, tracing: Tracing | None = None) -> None:
         self.settings = settings
         self.keys = Keys.from_settings(settings)
         self.metrics = metrics or Metrics(mode=settings.execution_mode.value)
+        self.tracing = tracing or tracing_from_env(instance_id=settings.consumer_name)
         self.redis = redis_client(settings, socket_timeout=5.0)
         self.reader = redis_client(settings, socket_timeout=settings.read_block_ms / 1000 + 5.0)
         self.scripts = Scripts.register(self.redis)
         self.exchange = build_exchange(settings, self.redis, self.keys, self.scripts, self.metrics)
         self.store = Store(self.redis, self.keys)
-        self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics)
+        self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
+                                         self.tracing)
         self.consumer = StreamConsumer(settings, self.redis, self.reader, self.keys, self.processor.process,
                                        self.metrics)
         self.maintenance = Maintenance(settings, self.redis, self.keys, self.metrics,
@@ -103,4 +107,5 @@ class Runtime:
         await self.exchange.close()
         await self.reader.aclose()
         await self.redis.aclose()
+        await asyncio.to_thread(self.tracing.shutdown)  # blocking: flushes queued spans to the collector
         log.info("stopped")

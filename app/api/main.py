@@ -12,12 +12,16 @@ from app.api import errors
 from app.api.routes import admin, books, probes, status
 from app.config import Settings
 from app.runtime import Runtime
+from app.telemetry.tracing import instrument_app, tracing_from_env
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    # Built before the runtime: request spans need the provider when the middleware is installed.
+    tracing = runtime.tracing if runtime is not None else tracing_from_env(instance_id=settings.consumer_name)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = runtime or Runtime(settings)
+        rt = runtime or Runtime(settings, tracing=tracing)
         app.state.runtime = rt
         await rt.start()
         try:
@@ -30,4 +34,5 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     errors.install(app)
     for module in (probes, books, status, admin):
         app.include_router(module.router)
+    instrument_app(app, tracing.provider)
     return app

@@ -1,19 +1,31 @@
-"""Publish one intent, wait for its result and print it (exit 0 = result arrived)."""
+"""Publish one intent, wait for its result and print it (exit 0 = result arrived).
+
+The intent starts a trace: a PRODUCER span ``send trade.intent`` around the XADD, whose W3C context
+goes into the entry's ``traceparent``/``tracestate`` fields, so the service's spans and the result
+entry continue it. Spans are exported when the OTEL_* variables configure an exporter; otherwise the
+trace ids are still made (an SDK provider without exporters) and travel with the intent.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
 from typing import Any
 
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+
 from app.cli.common import client, result_data, text
-from app.config import load_settings
+from app.config import Settings, load_settings
+from app.telemetry.tracing import Tracing, provider_from_env
 
 EXIT_MISMATCH, EXIT_TIMEOUT = 1, 3
+CLI_SERVICE_NAME = "execution-cli"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,14 +66,35 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args))
 
 
+def producer_tracing(env: dict[str, str] | None = None) -> Tracing:
+    """Exporting as OTEL_* says (service name ``execution-cli`` unless OTEL_SERVICE_NAME is set), else
+    an SDK provider with no exporter, so the intent still starts a trace (OTEL_SDK_DISABLED=true: none)."""
+    env = {**(os.environ if env is None else env)}
+    env.setdefault("OTEL_SERVICE_NAME", CLI_SERVICE_NAME)
+    provider = provider_from_env(env)
+    return Tracing(provider or TracerProvider(resource=Resource.create({SERVICE_NAME: env["OTEL_SERVICE_NAME"]})))
+
+
+async def publish(redis: Any, settings: Settings, intent: dict[str, Any], tracing: Tracing) -> str:
+    """XADD the intent inside its PRODUCER span; returns the entry id."""
+    with tracing.producer_span(settings.intent_stream) as span:
+        fields = {"data": json.dumps(intent), **tracing.inject()}
+        entry_id = text(await redis.xadd(settings.intent_stream, fields, maxlen=settings.stream_maxlen,
+                                         approximate=True))
+        span.set_attribute("messaging.message.id", entry_id)
+    return entry_id
+
+
 async def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     intent = build_intent(args)
     redis = client(settings)
     try:
-        fields = {"data": json.dumps(intent)}
-        entry_id = text(await redis.xadd(settings.intent_stream, fields, maxlen=settings.stream_maxlen,
-                                         approximate=True))
+        tracing = producer_tracing()
+        try:
+            entry_id = await publish(redis, settings, intent, tracing)
+        finally:
+            tracing.shutdown()  # exports the span now, not after waiting for the result
         if args.no_wait:
             print(json.dumps({"intent_id": intent["intent_id"], "intent_entry_id": entry_id}))
             return 0

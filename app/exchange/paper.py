@@ -26,6 +26,11 @@ from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
 
 FILTER_CODE = {Market.USDM: -4164, Market.SPOT: -1013}
+ORDER_ENDPOINT = "order_create"
+# The exchange latency metric's outcome labels, as the Binance transport writes them: "ok" for an
+# accepted order (whatever its status), else the error kind of app/exchange/binance/errors.py.
+_REJECTION_OUTCOMES = {Reason.EXCHANGE_FILTER: "filter", Reason.INSUFFICIENT_BALANCE: "balance"}
+_UNKNOWN_SYMBOL = -1121
 
 
 def bundled_rules(market: Market) -> dict[str, SymbolRules]:
@@ -94,8 +99,7 @@ class PaperExchange(ExchangeAdapter):
                     reply, fill, requests[i], self._fee_asset(requests[i]))
         elapsed = time.perf_counter() - started
         for report in reports:
-            outcome = "error" if isinstance(report, BaseException) else str(report.status).lower()  # type: ignore[union-attr]
-            self._metrics.exchange_latency.labels("order", outcome).observe(elapsed)
+            self._metrics.exchange_latency.labels(ORDER_ENDPOINT, _outcome(report)).observe(elapsed)
         return reports  # type: ignore[return-value]
 
     async def query_order(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
@@ -123,6 +127,17 @@ class PaperExchange(ExchangeAdapter):
 
     def _fee_asset(self, req: OrderRequest) -> str:
         return self._rules[req.symbol].quote_asset
+
+
+def _outcome(report: ExecutionReport | BaseException | None) -> str:
+    """An answer that is an error leaves the order's fate unknown to the pipeline, as after a timeout."""
+    if not isinstance(report, ExecutionReport):
+        return "unknown_outcome"
+    if report.exchange_code is None:
+        return "ok"
+    if report.exchange_code == _UNKNOWN_SYMBOL:
+        return "unknown_symbol"
+    return _REJECTION_OUTCOMES.get(report.reason, "rejected")  # type: ignore[arg-type]
 
 
 def _decode(value: object) -> str:

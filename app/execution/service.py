@@ -2,7 +2,8 @@
 
 Per batch, three Redis round trips: the admission gate for every intent, the venue (one pipeline
 for PAPER; concurrent requests for Binance), and settlement (result, state and XACK together).
-An entry whose order outcome is unknown is left pending and resolved on redelivery.
+An entry whose order outcome is unknown is left pending and resolved on redelivery. Each entry
+gets its own span tree (app/execution/spans.py) around those shared round trips.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ from app.config import Settings
 from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, Quote
 from app.execution import results
 from app.execution.prepare import Prepared, prepare
+from app.execution.spans import ORDER_CREATE, ORDER_QUERY, IntentTrace, PipelineSpans
 from app.models.intent import Intent, InvalidIntent, decode_fields
 from app.models.result import Reason, Result, Status
 from app.risk.checks import Denial, limits_from_settings
@@ -29,6 +32,7 @@ from app.risk.gate import Admission, Gate, Verdict
 from app.state.ledger import Ledger, Settlement
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
+from app.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +56,7 @@ class Delivery:
 class _Work:
     delivery: Delivery
     parsed: Intent | InvalidIntent
+    trace: IntentTrace
     prepared: Prepared | None = None
     admission: Admission | None = None
     settlement: Settlement | None = None
@@ -62,7 +67,7 @@ class _Work:
 
 class IntentProcessor:
     def __init__(self, settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
-                 exchange: ExchangeAdapter, metrics: Metrics) -> None:
+                 exchange: ExchangeAdapter, metrics: Metrics, tracing: Tracing | None = None) -> None:
         self._settings = settings
         self._redis = redis
         self._keys = keys
@@ -73,6 +78,7 @@ class IntentProcessor:
         self._ledger = Ledger(keys, scripts, settings)
         self._mode = settings.execution_mode.value
         self._consumer = settings.consumer_name
+        self._spans = PipelineSpans(tracing or Tracing(), keys)
 
     async def process(self, deliveries: list[Delivery]) -> int:
         """Answer what can be answered; returns how many entries were acknowledged.
@@ -103,18 +109,25 @@ class IntentProcessor:
         received = time.time()
         self._metrics.intents_received.inc(len(deliveries))
         works = [self._decode(d) for d in deliveries]
-        quotes: dict[str, Quote] = {}
-        for w in works:
-            if isinstance(w.parsed, Intent):
-                w.prepared = await prepare(w.parsed, self._exchange, self._limits, self._settings.binance_market,
-                                           quotes, received)
-        await self._admit(works, received)
-        await self._execute(works)
-        return await self._settle(works, received)
+        try:
+            quotes: dict[str, Quote] = {}
+            for w in works:
+                if isinstance(w.parsed, Intent):
+                    self._spans.risk(w.trace, w.parsed.intent_id)
+                    w.prepared = await prepare(w.parsed, self._exchange, self._limits,
+                                               self._settings.binance_market, quotes, received)
+            await self._admit(works, received)
+            await self._execute(works)
+            return await self._settle(works, received)
+        except BaseException as exc:
+            for w in works:
+                self._spans.end(w.trace, "ERROR", error=exc)
+            raise
 
     def _decode(self, delivery: Delivery) -> _Work:
         parsed = decode_fields(delivery.entry_id, delivery.fields, self._settings.max_intent_bytes)
-        return _Work(delivery, parsed, dead_letter=delivery.deliveries > self._settings.max_deliveries)
+        trace = self._spans.begin(delivery.entry_id, parsed.trace)
+        return _Work(delivery, parsed, trace, dead_letter=delivery.deliveries > self._settings.max_deliveries)
 
     # -- round trip 1: admission --------------------------------------------------------------
     async def _admit(self, works: list[_Work], now: float) -> None:
@@ -141,6 +154,7 @@ class IntentProcessor:
                     w.admission = Admission(Verdict.DONE, result_id=reply.decode())
                 continue
             w.admission = Gate.parse(reply)
+            self._spans.risk_done(w.trace, w.admission)
 
     def _dead_letter_denial(self, w: _Work) -> Denial:
         return Denial(Reason.DEAD_LETTER, f"delivered {w.delivery.deliveries} times, more than "
@@ -152,8 +166,12 @@ class IntentProcessor:
         resumes = [w for w in works if w.admission and w.admission.verdict is Verdict.RESUME
                    and w.admission.admitted]
         if sends:
-            reports = await self._exchange.place_orders([self._request(w) for w in sends])
+            for w in sends:
+                self._spans.exchange(w.trace, ORDER_CREATE)
+            with self._spans.current(sends[0].trace) if len(sends) == 1 else nullcontext():
+                reports = await self._exchange.place_orders([self._request(w) for w in sends])
             for w, report in zip(sends, reports):
+                self._spans.exchange_done(w.trace, report)
                 self._take(w, report)
         if resumes:
             reports = await asyncio.gather(*(self._resolve(w) for w in resumes), return_exceptions=True)
@@ -167,18 +185,21 @@ class IntentProcessor:
     async def _resolve(self, w: _Work) -> ExecutionReport | None:
         """An admitted intent seen again after a crash: find its order; send only if none exists."""
         assert isinstance(w.parsed, Intent)
-        found = await self._exchange.query_order(w.parsed.symbol, w.parsed.client_order_id)
+        found = await self._spans.call(w.trace, ORDER_QUERY,
+                                       self._exchange.query_order(w.parsed.symbol, w.parsed.client_order_id))
         if found is not None:
-            log.info("intent %s resolved from the venue after redelivery", w.parsed.intent_id)
+            with self._spans.current(w.trace):
+                log.info("intent %s resolved from the venue after redelivery", w.parsed.intent_id)
             return found
         if w.dead_letter or w.prepared is None or w.prepared.request is None:
             return None
-        return await self._exchange.place_order(w.prepared.request)
+        return await self._spans.call(w.trace, ORDER_CREATE, self._exchange.place_order(w.prepared.request))
 
     def _take(self, w: _Work, report: ExecutionReport | BaseException | None) -> None:
         if isinstance(report, BaseException):
-            log.warning("intent %s: order outcome unknown (%s); left pending for resolution",
-                        getattr(w.parsed, "intent_id", "?"), type(report).__name__)
+            with self._spans.current(w.trace):
+                log.warning("intent %s: order outcome unknown (%s); left pending for resolution",
+                            getattr(w.parsed, "intent_id", "?"), type(report).__name__)
             w.admission = Admission(Verdict.BUSY)
             return
         w.report = report
@@ -191,11 +212,13 @@ class IntentProcessor:
         for w in works:
             admission = w.admission
             if admission is not None and admission.verdict is Verdict.BUSY:
+                self._spans.end(w.trace, "PENDING")
                 continue
             if admission is not None and admission.verdict is Verdict.DONE:
                 pipe.xack(self._keys.intent_stream, self._keys.group, w.delivery.entry_id)
                 continue
             w.settlement = self._settlement(w, received, now)
+            self._spans.settle(w.trace, w.settlement)
             if w.settlement.result.reason == Reason.DEAD_LETTER:
                 self._queue_dead_letter(pipe, w)
             await self._ledger.queue(pipe, w.settlement, int(now * 1000))
@@ -212,11 +235,21 @@ class IntentProcessor:
                 next(replies)
             reply = next(replies)
             if isinstance(reply, BaseException):
-                log.error("settling intent entry %s failed: %s", w.delivery.entry_id, reply)
+                with self._spans.current(w.trace):
+                    log.error("settling intent entry %s failed: %s", w.delivery.entry_id, reply)
+                self._spans.end(w.trace, "PENDING", error=reply)
                 continue
             acked += 1
-            if w.settlement is not None and Ledger.parse(reply)[0] == "OK":
+            if w.settlement is None:
+                self._spans.end(w.trace, "ACKNOWLEDGED")
+                continue
+            kind, result_id = Ledger.parse(reply)
+            self._spans.settle_done(w.trace, result_id)
+            if kind == "OK":
                 self._observe(w.settlement.result, received, now)
+                self._spans.end(w.trace, w.settlement.result.status, w.settlement.result.reason)
+            else:
+                self._spans.end(w.trace, "ACKNOWLEDGED")  # answered meanwhile by another replica
         return acked
 
     def _settlement(self, w: _Work, received: float, now: float) -> Settlement:
