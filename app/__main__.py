@@ -7,6 +7,7 @@ import sys
 
 from app.cli import check, results, send, serve
 from app.config import SettingsError
+from app.telemetry.tracing import TracingConfigError
 
 COMMANDS = {"serve": serve, "send": send, "results": results, "check": check}
 
@@ -19,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)
-    except SettingsError as exc:
+    except (SettingsError, TracingConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", frozen=True)
 
     # Redis: REDIS_URL wins; otherwise the URL is assembled from the parts.
-    redis_url: str | None = None
+    redis_url: str | None = Field(None, repr=False)
     redis_host: str = "localhost"
     redis_port: int = Field(6379, ge=1, le=65535)
     redis_db: int = Field(0, ge=0, le=15)

@@ -22,6 +22,7 @@ from app.bus.maintenance import Maintenance
 from app.config import Settings
 from app.exchange.factory import build_exchange
 from app.execution.service import IntentProcessor
+from app.state.reconcile import reconcile_in_flight
 from app.state.scripts import Scripts
 from app.state.store import Store
 from app.telemetry.metrics import Metrics
@@ -70,6 +71,7 @@ class Runtime:
             try:
                 await self.exchange.start()
                 self.exchange_started = True
+                await self._reconcile()
             except Exception as exc:  # credentials or venue not reachable yet: stay unready, retry
                 log.warning("exchange start failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
                 try:
@@ -84,6 +86,13 @@ class Runtime:
             await self.consumer.run()
         finally:
             self.metrics.consumer_up.set(0)
+
+    async def _reconcile(self) -> None:
+        """Report what the venue says of orders recorded in flight; redelivery then settles them."""
+        try:
+            await reconcile_in_flight(self.redis, self.keys, self.exchange)
+        except Exception as exc:  # a report only: never keeps the consumer from starting
+            log.warning("in-flight reconciliation skipped: %s", type(exc).__name__)
 
     def consumer_alive(self) -> bool:
         task = self._consumer_task

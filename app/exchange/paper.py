@@ -55,6 +55,9 @@ class PaperExchange(ExchangeAdapter):
         self._fee_rate = Decimal(str(settings.fee_rate))
         self._slippage = Decimal(str(settings.paper_slippage_bps))
 
+    async def start(self) -> None:
+        self._metrics.exchange_up.set(1)
+
     async def close(self) -> None:
         await self._prices.close()
 
@@ -111,7 +114,8 @@ class PaperExchange(ExchangeAdapter):
         if rules is None:
             return ExecutionReport.rejected(Reason.EXCHANGE_REJECTED, "Invalid symbol.", -1121)
         quote = await self.quote(req.symbol)
-        violation = check_order(rules, req.quantity, req.order_type, req.price, quote.for_side(req.side))
+        violation = check_order(rules, req.quantity, req.order_type, req.price, quote.for_side(req.side),
+                                reduce_only=req.reduce_only)
         if violation is not None:
             return ExecutionReport.rejected(Reason.EXCHANGE_FILTER, f"Filter failure: {violation.filter}",
                                             FILTER_CODE[self._market])

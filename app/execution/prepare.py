@@ -41,7 +41,8 @@ async def prepare(intent: Intent, exchange: ExchangeAdapter, limits: Limits, mar
             quote = quotes[intent.symbol] = await exchange.quote(intent.symbol)
         except Exception as exc:  # any failure to price is the venue being unavailable for this intent
             return Prepared(None, 0.0, intent.quantity,
-                            Denial(Reason.EXCHANGE_UNAVAILABLE, f"no price for {intent.symbol}: {type(exc).__name__}"))
+                            Denial(getattr(exc, "reason", Reason.EXCHANGE_UNAVAILABLE),
+                                   f"no price for {intent.symbol}: {exc}"))
     touch = quote.for_side(intent.side)
     limit_price = Decimal(repr(intent.price)) if intent.price is not None else None
     reference = limit_price if limit_price is not None else touch

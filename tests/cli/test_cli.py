@@ -79,3 +79,11 @@ def test_serve_refuses_an_invalid_setting_with_one_line_naming_it(env: dict[str,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and variable in lines[0] and lines[0].startswith("error: invalid setting")
     assert "secret" not in done.stderr
+
+
+def test_serve_refuses_an_unsupported_tracing_setting_with_one_line() -> None:
+    done = cli("serve", env={"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318",
+                             "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, timeout=20)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "OTEL_EXPORTER_OTLP_PROTOCOL" in lines[0]

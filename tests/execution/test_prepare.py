@@ -116,7 +116,7 @@ async def test_allowed_but_unknown_to_the_exchange(env: Env) -> None:
 
 
 async def test_listed_symbol_without_a_price_is_exchange_unavailable(env: Env) -> None:
-    denied(await env(intent(symbol="ETHUSDT")), Reason.EXCHANGE_UNAVAILABLE, "no price for ETHUSDT: LookupError")
+    denied(await env(intent(symbol="ETHUSDT")), Reason.EXCHANGE_UNAVAILABLE, "no price for ETHUSDT: no PAPER price for ETHUSDT: set PAPER_PRICES")
 
 
 async def test_leverage_above_the_limit(env: Env) -> None:

@@ -18,11 +18,9 @@ from tests.utils.streams import intent, publish, publish_raw, results, wait_resu
 
 # With the PAPER venue and no faults, no request fails for a reason other than the order itself.
 EMPTY_WITH_PAPER = {"Exchange errors"}
-# Alerts that must be quiet on a healthy replica. Not yet ExecutionExchangeUnavailable: the PAPER
-# venue never sets execution_exchange_up (only the Binance adapter does), so it reads 0; reported
-# to the lead, add it here once PAPER publishes its health.
+# Alerts that must be quiet on a healthy replica.
 QUIET = {"ExecutionServiceDown", "ExecutionServiceAbsent", "ExecutionConsumerStopped", "ExecutionRedisUnavailable",
-         "ExecutionExchangeBanned", "ExecutionTradingHalted"}
+         "ExecutionExchangeBanned", "ExecutionExchangeUnavailable", "ExecutionTradingHalted"}
 
 
 PER_WAVE = 9

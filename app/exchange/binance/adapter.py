@@ -155,7 +155,8 @@ class BinanceAdapter(ExchangeAdapter):
                 status = Status.REJECTED if exc.reason is Reason.RATE_LIMITED else Status.FAILED
                 return ExecutionReport.rejected(exc.reason, str(exc), status=status)
             reference = quote.for_side(request.side)
-        violation = check_order(rules, request.quantity, request.order_type, request.price, reference)
+        violation = check_order(rules, request.quantity, request.order_type, request.price, reference,
+                                reduce_only=request.reduce_only)
         if violation is None:
             return None
         return ExecutionReport.rejected(Reason.EXCHANGE_FILTER, f"Filter failure: {violation.filter}: "
