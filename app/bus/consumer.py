@@ -45,6 +45,8 @@ class StreamConsumer:
         self.last_error: str | None = None
         self._next_claim = 0.0
         self._retry_own_at: float | None = None
+        self._slots = asyncio.Semaphore(settings.batch_concurrency)
+        self._workers: set[asyncio.Task[None]] = set()
 
     @property
     def running(self) -> bool:
@@ -74,9 +76,11 @@ class StreamConsumer:
                 if self._retry_own_at is not None and time.monotonic() >= self._retry_own_at:
                     self._retry_own_at, own_pending = None, True
                 if own_pending:
+                    await self._quiesce()
                     own_pending = await self._drain_own_pending()
                     continue
                 if time.monotonic() >= self._next_claim:
+                    await self._quiesce()
                     self._next_claim = time.monotonic() + self._s.claim_interval_s
                     if await self._reclaim():
                         continue
@@ -95,6 +99,7 @@ class StreamConsumer:
             except Exception as exc:  # a bug must not kill the loop; liveness shows the last error
                 log.exception("consumer loop error")
                 backoff = await self._pause("unexpected error", exc, backoff)
+        await self._quiesce()
         log.info("consumer %s stopped", self._name)
 
     async def burst(self) -> None:
@@ -130,12 +135,38 @@ class StreamConsumer:
         return min(backoff * 2, 5.0)
 
     async def _read_new(self) -> None:
-        reply = await self._reader.xreadgroup(
-            self._keys.group, self._name, {self._keys.intent_stream: ">"},
-            count=self._s.read_batch_size, block=self._s.read_block_ms)
+        """Read the next batch and hand it to a worker; up to BATCH_CONCURRENCY batches are in flight,
+        so one batch's Python work overlaps another's Redis round trips."""
+        await self._slots.acquire()
+        try:
+            reply = await self._reader.xreadgroup(
+                self._keys.group, self._name, {self._keys.intent_stream: ">"},
+                count=self._s.read_batch_size, block=self._s.read_block_ms)
+        except BaseException:
+            self._slots.release()
+            raise
         entries = _entries(reply)
-        if entries:
-            await self._handle([Delivery(eid, fields, 1) for eid, fields in entries])
+        if not entries:
+            self._slots.release()
+            return
+        task = asyncio.create_task(self._work([Delivery(eid, fields, 1) for eid, fields in entries]))
+        self._workers.add(task)
+        task.add_done_callback(self._workers.discard)
+
+    async def _work(self, deliveries: list[Delivery]) -> None:
+        try:
+            await self._handle(deliveries)
+        except Exception as exc:  # Redis went away mid-batch: its entries stay pending, retried later
+            self.last_error = f"batch failed: {type(exc).__name__}"
+            log.warning("batch of %d left pending: %s", len(deliveries), type(exc).__name__)
+            self._retry_own_at = time.monotonic() + self._s.pending_retry_s
+        finally:
+            self._slots.release()
+
+    async def _quiesce(self) -> None:
+        """Wait for batches in flight: before reclaiming or re-reading pending entries, and at stop."""
+        if self._workers:
+            await asyncio.gather(*self._workers, return_exceptions=True)
 
     async def _drain_own_pending(self) -> bool:
         """Entries this consumer name was given before a restart; True while more remain."""

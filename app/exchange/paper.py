@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 
 from app.config import Market, Settings
 from app.bus.keys import Keys
-from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, Quote
+from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote
 from app.exchange.fills import SimulatedFill, simulate
 from app.exchange.filters import SymbolRules, check_order, rules_from_exchange_info
 from app.exchange.pricing import PriceSource
@@ -79,31 +79,33 @@ class PaperExchange(ExchangeAdapter):
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:
         started = time.perf_counter()
         reports: list[ExecutionReport | BaseException | None] = [None] * len(requests)
-        pipe = self._redis.pipeline(transaction=False)
         queued: list[tuple[int, SimulatedFill]] = []
         for i, req in enumerate(requests):
             outcome = await self._match(req)
             if isinstance(outcome, ExecutionReport):
                 reports[i] = outcome
-                continue
-            queued.append((i, outcome))
-            await self._scripts.paper_fill(
-                keys=[self._keys.paper_wallet, self._keys.paper_order(req.client_order_id), self._keys.paper_order_seq],
-                args=[self._market.value, req.symbol, self._rules[req.symbol].base_asset,
-                      str(outcome.quantity if req.side == "BUY" else -outcome.quantity), str(outcome.price),
-                      str(outcome.fee), req.leverage, self._settings.paper_balance_usd, req.client_order_id,
-                      int(time.time() * 1000), "1" if req.reduce_only else "0", req.order_type, self._fee_asset(req)],
-                client=pipe,
-            )
+            else:
+                queued.append((i, outcome))
         if queued:
-            replies = await pipe.execute(raise_on_error=False)
+            try:
+                replies = await self._scripts.paper_fill(
+                    keys=[self._keys.paper_wallet, self._keys.paper_order_seq],
+                    args=[self._keys.paper_order(""), self._market.value, self._settings.paper_balance_usd,
+                          int(time.time() * 1000), *(self._encode(requests[i], fill) for i, fill in queued)])
+            except Exception as exc:  # Redis gone mid-call: these orders' outcomes are unknown
+                replies = [OutcomeUnknown(f"PAPER venue unreachable: {type(exc).__name__}")] * len(queued)
             for (i, fill), reply in zip(queued, replies):
-                reports[i] = reply if isinstance(reply, BaseException) else _booked_reply(
-                    reply, fill, requests[i], self._fee_asset(requests[i]))
+                reports[i] = _booked_reply(reply, fill, requests[i], self._fee_asset(requests[i]))
         elapsed = time.perf_counter() - started
         for report in reports:
             self._metrics.exchange_latency.labels(ORDER_ENDPOINT, _outcome(report)).observe(elapsed)
         return reports  # type: ignore[return-value]
+
+    def _encode(self, req: OrderRequest, fill: SimulatedFill) -> str:
+        signed = fill.quantity if req.side == "BUY" else -fill.quantity
+        return json.dumps([req.client_order_id, req.symbol, self._rules[req.symbol].base_asset, str(signed),
+                           str(fill.price), str(fill.fee), req.leverage, int(req.reduce_only), req.order_type,
+                           self._fee_asset(req)])
 
     async def query_order(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
         stored = await self._redis.get(self._keys.paper_order(client_order_id))
@@ -162,8 +164,13 @@ def report_from_stored(stored: bytes | str) -> ExecutionReport:
     )
 
 
-def _booked_reply(reply: list[object], fill: SimulatedFill, req: OrderRequest, fee_asset: str) -> ExecutionReport:
+def _booked_reply(reply: list[object] | BaseException, fill: SimulatedFill, req: OrderRequest,
+                  fee_asset: str) -> ExecutionReport | BaseException:
+    if isinstance(reply, BaseException):
+        return reply
     kind = _decode(reply[0])
+    if kind == "ERR":
+        return OutcomeUnknown(f"PAPER venue failed on this order: {_decode(reply[1])}")
     if kind == "EXISTS":
         return report_from_stored(_decode(reply[1]))
     if kind == "REJECT":

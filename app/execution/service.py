@@ -28,7 +28,7 @@ from app.execution.spans import ORDER_CREATE, ORDER_QUERY, IntentTrace, Pipeline
 from app.models.intent import Intent, InvalidIntent, decode_fields
 from app.models.result import Reason, Result, Status
 from app.risk.checks import Denial, limits_from_settings
-from app.risk.gate import Admission, Gate, Verdict
+from app.risk.gate import Admission, Candidate, Gate, Verdict
 from app.state.ledger import Ledger, Settlement
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
@@ -132,29 +132,39 @@ class IntentProcessor:
     # -- round trip 1: admission --------------------------------------------------------------
     async def _admit(self, works: list[_Work], now: float) -> None:
         pipe = self._redis.pipeline(transaction=False)
-        minute = int(now // 60)
+        answered_checks: list[_Work] = []
+        candidates: list[tuple[_Work, Candidate]] = []
         for w in works:
             redelivered = w.delivery.deliveries > 1
             if isinstance(w.parsed, InvalidIntent):
-                pipe.get(self._keys.entry_done(w.delivery.entry_id)) if redelivered else pipe.echo(b"")
+                if redelivered:  # an invalid entry has no intent id: only its entry marker tells
+                    answered_checks.append(w)
+                    pipe.get(self._keys.entry_done(w.delivery.entry_id))
                 continue
             prep = w.prepared
             assert prep is not None
-            denial = self._dead_letter_denial(w) if w.dead_letter else prep.denial
             qty = float(prep.request.quantity) if prep.request else 0.0
-            await self._gate.queue(
-                pipe, intent_id=w.parsed.intent_id, entry_id=w.delivery.entry_id, symbol=w.parsed.symbol,
+            candidates.append((w, Candidate(
+                intent_id=w.parsed.intent_id, entry_id=w.delivery.entry_id, symbol=w.parsed.symbol,
                 delta_qty=qty * w.parsed.sign, price=prep.price, reduce_only=w.parsed.reduce_only,
-                client_order_id=w.parsed.client_order_id, precheck=denial, check_done=redelivered, minute=minute)
-        for w, reply in zip(works, await pipe.execute(raise_on_error=False)):
-            if isinstance(w.parsed, InvalidIntent):
-                if isinstance(reply, BaseException):
-                    raise reply
-                if reply:
-                    w.admission = Admission(Verdict.DONE, result_id=reply.decode())
-                continue
-            w.admission = Gate.parse(reply)
-            self._spans.risk_done(w.trace, w.admission)
+                client_order_id=w.parsed.client_order_id, check_done=redelivered,
+                precheck=self._dead_letter_denial(w) if w.dead_letter else prep.denial)))
+        if candidates:
+            await self._gate.queue(pipe, [c for _, c in candidates], int(now // 60))
+        if not len(pipe):
+            return
+        replies = await pipe.execute(raise_on_error=False)
+        for w, reply in zip(answered_checks, replies):
+            if isinstance(reply, BaseException):
+                raise reply
+            if reply:
+                w.admission = Admission(Verdict.DONE, result_id=reply.decode())
+        if candidates:
+            for (w, _), admission in zip(candidates, Gate.parse(replies[-1])):
+                if admission.verdict is Verdict.ERR:
+                    log.error("admitting intent entry %s failed: %s", w.delivery.entry_id, admission.message)
+                w.admission = admission
+                self._spans.risk_done(w.trace, admission)
 
     def _dead_letter_denial(self, w: _Work) -> Denial:
         return Denial(Reason.DEAD_LETTER, f"delivered {w.delivery.deliveries} times, more than "
@@ -208,43 +218,49 @@ class IntentProcessor:
     async def _settle(self, works: list[_Work], received: float) -> int:
         now = time.time()
         pipe = self._redis.pipeline(transaction=False)
-        settled: list[_Work] = []
+        acks: list[_Work] = []
+        settling: list[_Work] = []
         for w in works:
-            admission = w.admission
-            if admission is not None and admission.verdict is Verdict.BUSY:
+            verdict = w.admission.verdict if w.admission is not None else None
+            if verdict in (Verdict.BUSY, Verdict.ERR):
                 self._spans.end(w.trace, "PENDING")
                 continue
-            if admission is not None and admission.verdict is Verdict.DONE:
+            if verdict is Verdict.DONE:
+                acks.append(w)
                 pipe.xack(self._keys.intent_stream, self._keys.group, w.delivery.entry_id)
                 continue
             w.settlement = self._settlement(w, received, now)
             self._spans.settle(w.trace, w.settlement)
             if w.settlement.result.reason == Reason.DEAD_LETTER:
                 self._queue_dead_letter(pipe, w)
-            await self._ledger.queue(pipe, w.settlement, int(now * 1000))
-            settled.append(w)
+            settling.append(w)
+        if settling:
+            await self._ledger.queue(pipe, [w.settlement for w in settling if w.settlement], int(now * 1000))
         if not len(pipe):
             return 0
+        replies = await pipe.execute(raise_on_error=False)
         acked = 0
-        replies = iter(await pipe.execute(raise_on_error=False))
-        for w in works:
-            admission = w.admission
-            if admission is not None and admission.verdict is Verdict.BUSY:
-                continue
-            if w.settlement is not None and w.settlement.result.reason == Reason.DEAD_LETTER:
-                next(replies)
-            reply = next(replies)
-            if isinstance(reply, BaseException):
+        for w, reply in zip(acks, replies):
+            if not isinstance(reply, BaseException):
+                acked += 1
+                self._spans.end(w.trace, "ACKNOWLEDGED")
+        if not settling:
+            return acked
+        outcomes = replies[-1]
+        if isinstance(outcomes, BaseException):
+            log.error("settling a batch of %d failed: %s", len(settling), outcomes)
+            for w in settling:
+                self._spans.end(w.trace, "PENDING", error=outcomes)
+            return acked
+        for w, (kind, detail) in zip(settling, Ledger.parse(outcomes)):
+            assert w.settlement is not None
+            if kind == "ERR":
                 with self._spans.current(w.trace):
-                    log.error("settling intent entry %s failed: %s", w.delivery.entry_id, reply)
-                self._spans.end(w.trace, "PENDING", error=reply)
+                    log.error("settling intent entry %s failed: %s", w.delivery.entry_id, detail)
+                self._spans.end(w.trace, "PENDING", error=RuntimeError(detail))
                 continue
             acked += 1
-            if w.settlement is None:
-                self._spans.end(w.trace, "ACKNOWLEDGED")
-                continue
-            kind, result_id = Ledger.parse(reply)
-            self._spans.settle_done(w.trace, result_id)
+            self._spans.settle_done(w.trace, detail)
             if kind == "OK":
                 self._observe(w.settlement.result, received, now)
                 self._spans.end(w.trace, w.settlement.result.status, w.settlement.result.reason)

@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -154,6 +155,7 @@ class InvalidIntent:
     trace: dict[str, str] | None = None
 
 
+@lru_cache(maxsize=8192)
 def client_order_id(intent_id: str) -> str:
     """Deterministic exchange client order id: 35 chars of [a-z0-9-], the same on every redelivery."""
     return "ex-" + hashlib.sha256(intent_id.encode()).hexdigest()[:32]

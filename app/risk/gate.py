@@ -1,12 +1,13 @@
-"""The atomic admission gate in Redis (app/state/lua/gate.lua), queued into a caller's pipeline.
+"""The atomic admission gate in Redis (app/state/lua/gate.lua): one script call per batch.
 
-One script call per intent decides, atomically across replicas: already answered, duplicate of an
-executed intent id, in flight elsewhere, resumed after a crash, denied, or admitted with its
-exposure reserved.
+For each intent, in order and atomically across replicas, the script decides: already answered,
+duplicate of an executed intent id, in flight elsewhere, resumed after a crash, denied, or admitted
+with its exposure reserved.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -25,6 +26,7 @@ class Verdict(StrEnum):
     RESUME = "RESUME"    # this entry was admitted before a crash: resolve, never resend blindly
     DENY = "DENY"
     OK = "OK"
+    ERR = "ERR"          # the script failed for this intent (a bug): leave pending, log
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,27 @@ class Admission:
     reserved_qty: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One intent as the gate sees it."""
+
+    intent_id: str
+    entry_id: str
+    symbol: str
+    delta_qty: float
+    price: float
+    reduce_only: bool
+    client_order_id: str
+    precheck: Denial | None
+    check_done: bool
+
+    def encode(self) -> str:
+        return json.dumps([self.intent_id, self.entry_id, self.symbol, repr(self.delta_qty), repr(self.price),
+                           self.precheck.reason.value if self.precheck else "",
+                           self.precheck.message if self.precheck else "", int(self.reduce_only),
+                           self.client_order_id, int(self.check_done)])
+
+
 class Gate:
     def __init__(self, keys: Keys, scripts: Scripts, limits: Limits, ttl_s: int) -> None:
         self._keys = keys
@@ -45,33 +68,36 @@ class Gate:
         self._limits = limits
         self._ttl = ttl_s
 
-    async def queue(self, pipe: Pipeline, *, intent_id: str, entry_id: str, symbol: str, delta_qty: float,
-                    price: float, reduce_only: bool, client_order_id: str, precheck: Denial | None,
-                    check_done: bool, minute: int) -> None:
+    async def queue(self, pipe: Pipeline, candidates: list[Candidate], minute: int) -> None:
+        """Queue one script call admitting ``candidates`` in order; its reply parses with ``parse``."""
         k, lim = self._keys, self._limits
         await self._scripts.gate(
-            keys=[k.order(intent_id), k.entry_done(entry_id), k.trading_state, k.reserved, k.risk_positions,
-                  k.marks, k.order_rate(minute), k.inflight, k.client_order(client_order_id)],
-            args=[intent_id, entry_id, symbol, repr(delta_qty), repr(price),
-                  precheck.reason.value if precheck else "", precheck.message if precheck else "",
-                  "1" if reduce_only else "0", repr(lim.max_position_usd), repr(lim.max_total_exposure_usd),
-                  lim.max_orders_per_minute, client_order_id, self._ttl, "1" if check_done else "0"],
+            keys=[k.trading_state, k.reserved, k.risk_positions, k.marks, k.order_rate(minute), k.inflight],
+            args=[k.order(""), k.entry_done(""), k.client_order(""), repr(lim.max_position_usd),
+                  repr(lim.max_total_exposure_usd), lim.max_orders_per_minute, self._ttl,
+                  *(c.encode() for c in candidates)],
             client=pipe,
         )
 
     @staticmethod
-    def parse(reply: Any) -> Admission:
+    def parse(reply: Any) -> list[Admission]:
         if isinstance(reply, BaseException):
             raise reply
-        parts = [p.decode() if isinstance(p, bytes) else p for p in reply]
-        verdict = Verdict(parts[0])
-        if verdict is Verdict.DONE:
-            return Admission(verdict, result_id=parts[1])
-        if verdict is Verdict.DUP:
-            return Admission(verdict, result_json=parts[1])
-        if verdict is Verdict.RESUME:
-            return Admission(verdict, admitted=parts[1] == "OK", reason=parts[2], message=parts[3],
-                             reserved_qty=float(parts[4]))
-        if verdict is Verdict.DENY:
-            return Admission(verdict, reason=parts[1], message=parts[2])
-        return Admission(verdict, admitted=verdict is Verdict.OK)
+        return [_admission(item) for item in reply]
+
+
+def _admission(item: list[Any]) -> Admission:
+    parts = [p.decode() if isinstance(p, bytes) else p for p in item]
+    verdict = Verdict(parts[0])
+    if verdict is Verdict.DONE:
+        return Admission(verdict, result_id=parts[1])
+    if verdict is Verdict.DUP:
+        return Admission(verdict, result_json=parts[1])
+    if verdict is Verdict.RESUME:
+        return Admission(verdict, admitted=parts[1] == "OK", reason=parts[2], message=parts[3],
+                         reserved_qty=float(parts[4]))
+    if verdict is Verdict.DENY:
+        return Admission(verdict, reason=parts[1], message=parts[2])
+    if verdict is Verdict.ERR:
+        return Admission(verdict, message=parts[1])
+    return Admission(verdict, admitted=verdict is Verdict.OK)

@@ -1,7 +1,8 @@
-"""Settlement: publish one result and apply its state changes atomically (app/state/lua/settle.lua).
+"""Settlement: publish results and apply their state changes atomically (app/state/lua/settle.lua).
 
-The result, order record, position, trade, counters, the "entry answered" marker and the XACK of
-the intent entry change in one script, so a crash leaves either all of them or none.
+Per entry, the result, order record, position, trade, counters, the "entry answered" marker and the
+XACK of the intent entry change together in one script call for the whole batch, so a crash leaves
+each entry either fully settled or untouched.
 """
 
 from __future__ import annotations
@@ -29,6 +30,13 @@ class Settlement:
     trade: dict[str, Any] | None = None
     extra_fields: dict[str, str] = field(default_factory=dict)
 
+    def encode(self) -> tuple[str, str, str]:
+        r = self.result
+        meta = [r.intent_id, r.intent_entry_id, self.counter, r.symbol or "", repr(self.release_qty),
+                repr(self.fill_qty), repr(self.fill_price), repr(r.fee), int(self.record_order), r.leverage or 1,
+                [item for pair in self.extra_fields.items() for item in pair]]
+        return json.dumps(meta), r.model_dump_json(), json.dumps(self.trade) if self.trade else ""
+
 
 class Ledger:
     def __init__(self, keys: Keys, scripts: Scripts, settings: Settings) -> None:
@@ -38,25 +46,20 @@ class Ledger:
         self._ttl = settings.idempotency_ttl_s
         self._history = settings.history_limit
 
-    async def queue(self, pipe: Pipeline, s: Settlement, now_ms: int) -> None:
-        k, r = self._keys, s.result
-        symbol = r.symbol or ""
-        extra = [item for pair in s.extra_fields.items() for item in pair]
+    async def queue(self, pipe: Pipeline, settlements: list[Settlement], now_ms: int) -> None:
+        """Queue one script call settling every entry; its reply parses with ``parse``."""
+        k = self._keys
         await self._scripts.settle(
-            keys=[k.entry_done(r.intent_entry_id), k.order(r.intent_id), k.result_stream, k.reserved,
-                  k.risk_positions, k.position(symbol), k.positions_index, k.inflight, k.counters, k.trades,
+            keys=[k.result_stream, k.reserved, k.risk_positions, k.positions_index, k.inflight, k.counters, k.trades,
                   k.orders_recent, k.marks, k.intent_stream],
-            args=[r.intent_id, r.model_dump_json(exclude_none=False), s.counter, symbol, repr(s.release_qty),
-                  repr(s.fill_qty), repr(s.fill_price), repr(r.fee), self._maxlen, self._ttl,
-                  "1" if s.record_order else "0", json.dumps(s.trade) if s.trade else "", self._history,
-                  now_ms, r.leverage or 1, k.group, r.intent_entry_id, *extra],
+            args=[k.order(""), k.entry_done(""), k.position(""), self._maxlen, self._ttl, self._history, k.group,
+                  now_ms, *(part for s in settlements for part in s.encode())],
             client=pipe,
         )
 
     @staticmethod
-    def parse(reply: Any) -> tuple[str, str]:
-        """(``OK`` | ``DONE``, result entry id)."""
+    def parse(reply: Any) -> list[tuple[str, str]]:
+        """Per entry: (``OK`` | ``DONE``, result entry id)."""
         if isinstance(reply, BaseException):
             raise reply
-        kind, result_id = (p.decode() if isinstance(p, bytes) else p for p in reply)
-        return kind, result_id
+        return [tuple(p.decode() if isinstance(p, bytes) else p for p in item) for item in reply]  # type: ignore[misc]

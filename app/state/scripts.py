@@ -1,7 +1,6 @@
 """Lua scripts shipped with the service, registered once per Redis client.
 
-position.lua is a library: it is prepended to the scripts that move positions, so the position
-arithmetic exists once.
+library.lua is prepended to each script, so the batch guard and the position arithmetic exist once.
 """
 
 from __future__ import annotations
@@ -12,10 +11,10 @@ from importlib import resources
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
-_LIBRARY = ("position.lua",)
+_LIBRARY = ("library.lua",)
 
 
-def source(name: str, with_library: bool = False) -> str:
+def source(name: str, with_library: bool = True) -> str:
     folder = resources.files("app.state") / "lua"
     text = (folder / name).read_text()
     if with_library:
@@ -33,6 +32,6 @@ class Scripts:
     def register(cls, client: aioredis.Redis) -> "Scripts":
         return cls(
             gate=client.register_script(source("gate.lua")),
-            settle=client.register_script(source("settle.lua", with_library=True)),
-            paper_fill=client.register_script(source("paper_fill.lua", with_library=True)),
+            settle=client.register_script(source("settle.lua")),
+            paper_fill=client.register_script(source("paper_fill.lua")),
         )

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from app.bus.keys import Keys
 from app.config import Settings
 from app.risk.checks import Book, Limits, TradingState, evaluate_book
-from app.risk.gate import Gate, Verdict
+from app.risk.gate import Candidate, Gate, Verdict
 from app.state.scripts import Scripts
 
 SYMBOL = "BTCUSDT"
@@ -155,10 +155,10 @@ async def test_gate_lua_agrees_with_evaluate_book(aredis: aioredis.Redis, settin
     intent_id, coid = f"parity-{n}", f"ex-parity-{n}"
 
     pipe = aredis.pipeline(transaction=False)
-    await gate.queue(pipe, intent_id=intent_id, entry_id=f"{n}-0", symbol=SYMBOL, delta_qty=case.delta,
-                     price=case.price, reduce_only=case.reduce_only, client_order_id=coid, precheck=None,
-                     check_done=False, minute=MINUTE)
-    admission = Gate.parse((await pipe.execute())[0])
+    await gate.queue(pipe, [Candidate(intent_id=intent_id, entry_id=f"{n}-0", symbol=SYMBOL, delta_qty=case.delta,
+                                      price=case.price, reduce_only=case.reduce_only, client_order_id=coid,
+                                      precheck=None, check_done=False)], MINUTE)
+    [admission] = Gate.parse((await pipe.execute())[0])
     expected = evaluate_book(SYMBOL, case.delta, case.price, case.reduce_only, case.book(), case.limits)
     event(expected.reason.value if expected else "ADMITTED")
 

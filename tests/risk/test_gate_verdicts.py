@@ -9,7 +9,7 @@ from app.bus.keys import Keys
 from app.config import Settings
 from app.models.result import Reason
 from app.risk.checks import Denial, Limits
-from app.risk.gate import Admission, Gate, Verdict
+from app.risk.gate import Admission, Candidate, Gate, Verdict
 from app.state.scripts import Scripts
 
 LIMITS = Limits(frozenset({"BTCUSDT"}), 10, 1_000.0, 5_000.0, 0, 30.0, 1e9)
@@ -24,10 +24,12 @@ class Admit:
     async def __call__(self, intent_id: str = "i-1", entry_id: str = "1-0", delta: float = 0.005,
                        precheck: Denial | None = None, check_done: bool = False) -> Admission:
         pipe = self.redis.pipeline(transaction=False)
-        await self.gate.queue(pipe, intent_id=intent_id, entry_id=entry_id, symbol="BTCUSDT", delta_qty=delta,
-                              price=100_000.0, reduce_only=False, client_order_id=f"ex-{intent_id}",
-                              precheck=precheck, check_done=check_done, minute=1)
-        return Gate.parse((await pipe.execute())[0])
+        await self.gate.queue(pipe, [Candidate(intent_id=intent_id, entry_id=entry_id, symbol="BTCUSDT",
+                                               delta_qty=delta, price=100_000.0, reduce_only=False,
+                                               client_order_id=f"ex-{intent_id}", precheck=precheck,
+                                               check_done=check_done)], minute=1)
+        [admission] = Gate.parse((await pipe.execute())[0])
+        return admission
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Position arithmetic (position.lua, run inside settle.lua) against hand-computed numbers in a real Redis.
+"""Position arithmetic (library.lua, run inside settle.lua) against hand-computed numbers in a real Redis.
 
 Each fill is settled through app/state/ledger.py exactly as the pipeline does, then the position hash
 is read back: quantity, average entry, realized PnL, fees, trade count.
@@ -39,9 +39,10 @@ class Book:
         settlement = Settlement(result, "filled", record_order=True, release_qty=release, fill_qty=signed,
                                 fill_price=price, trade={"symbol": symbol, "quantity": qty, "price": price})
         pipe = self.redis.pipeline(transaction=False)
-        await self.ledger.queue(pipe, settlement, now_ms=1_767_225_600_000)
+        await self.ledger.queue(pipe, [settlement], now_ms=1_767_225_600_000)
         (reply,) = await pipe.execute()
-        return Ledger.parse(reply)
+        [outcome] = Ledger.parse(reply)
+        return outcome
 
     async def position(self, symbol: str = BTC) -> dict[str, float]:
         raw = await self.redis.hgetall(self.keys.position(symbol))

@@ -1,4 +1,14 @@
--- Shared by settle.lua and paper_wallet.lua: apply a signed fill to a signed position.
+-- Prepended to every script (app/state/scripts.py): helpers for scripts that work through a batch.
+
+-- One item's failure becomes its own {'ERR', message} reply instead of failing the whole batch.
+local function guarded(fn, ...)
+  local ok, reply = pcall(fn, ...)
+  if ok then return reply end
+  return {'ERR', tostring(reply)}
+end
+
+-- Apply a signed fill to a signed position (settle.lua: the service's books; paper_fill.lua: the
+-- PAPER venue's account).
 -- Returns new quantity, new average entry, PnL realized by the closed part, and the closed quantity.
 local function round10(x)
   if x >= 0 then return math.floor(x * 1e10 + 0.5) / 1e10 end
