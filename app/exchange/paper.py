@@ -13,6 +13,7 @@ from decimal import Decimal
 from importlib import resources
 from typing import Sequence
 
+import orjson
 import redis.asyncio as aioredis
 
 from app.config import Market, Settings
@@ -101,9 +102,9 @@ class PaperExchange(ExchangeAdapter):
             self._metrics.exchange_latency.labels(ORDER_ENDPOINT, _outcome(report)).observe(elapsed)
         return reports  # type: ignore[return-value]
 
-    def _encode(self, req: OrderRequest, fill: SimulatedFill) -> str:
+    def _encode(self, req: OrderRequest, fill: SimulatedFill) -> bytes:
         signed = fill.quantity if req.side == "BUY" else -fill.quantity
-        return json.dumps([req.client_order_id, req.symbol, self._rules[req.symbol].base_asset, str(signed),
+        return orjson.dumps([req.client_order_id, req.symbol, self._rules[req.symbol].base_asset, str(signed),
                            str(fill.price), str(fill.fee), req.leverage, int(req.reduce_only), req.order_type,
                            self._fee_asset(req)])
 

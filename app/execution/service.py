@@ -78,6 +78,7 @@ class IntentProcessor:
         self._ledger = Ledger(keys, scripts, settings)
         self._mode = settings.execution_mode.value
         self._consumer = settings.consumer_name
+        self._result_counters: dict[tuple[str, str], Any] = {}
         self._spans = PipelineSpans(tracing or Tracing(), keys)
 
     async def process(self, deliveries: list[Delivery]) -> int:
@@ -314,7 +315,11 @@ class IntentProcessor:
 
     def _observe(self, result: Result, received: float, now: float) -> None:
         m = self._metrics
-        m.results.labels(result.status, result.reason or "").inc()
+        key = (result.status, result.reason or "")
+        counter = self._result_counters.get(key)
+        if counter is None:
+            counter = self._result_counters[key] = m.results.labels(*key)
+        counter.inc()
         m.intent_latency.observe(now - received)
         if result.duplicate:
             m.duplicates.inc()

@@ -7,11 +7,11 @@ with its exposure reserved.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from redis.asyncio.client import Pipeline
 
 from app.bus.keys import Keys
@@ -54,8 +54,8 @@ class Candidate:
     precheck: Denial | None
     check_done: bool
 
-    def encode(self) -> str:
-        return json.dumps([self.intent_id, self.entry_id, self.symbol, repr(self.delta_qty), repr(self.price),
+    def encode(self) -> bytes:
+        return orjson.dumps([self.intent_id, self.entry_id, self.symbol, repr(self.delta_qty), repr(self.price),
                            self.precheck.reason.value if self.precheck else "",
                            self.precheck.message if self.precheck else "", int(self.reduce_only),
                            self.client_order_id, int(self.check_done)])

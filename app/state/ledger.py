@@ -7,10 +7,10 @@ each entry either fully settled or untouched.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from redis.asyncio.client import Pipeline
 
 from app.bus.keys import Keys
@@ -30,12 +30,12 @@ class Settlement:
     trade: dict[str, Any] | None = None
     extra_fields: dict[str, str] = field(default_factory=dict)
 
-    def encode(self) -> tuple[str, str, str]:
+    def encode(self) -> tuple[bytes, str, bytes]:
         r = self.result
         meta = [r.intent_id, r.intent_entry_id, self.counter, r.symbol or "", repr(self.release_qty),
                 repr(self.fill_qty), repr(self.fill_price), repr(r.fee), int(self.record_order), r.leverage or 1,
                 [item for pair in self.extra_fields.items() for item in pair]]
-        return json.dumps(meta), r.model_dump_json(), json.dumps(self.trade) if self.trade else ""
+        return orjson.dumps(meta), r.model_dump_json(), orjson.dumps(self.trade) if self.trade else b""
 
 
 class Ledger:

@@ -56,12 +56,5 @@ def build(redis_url: str, client: aioredis.Redis, sync: sync_redis.Redis, exchan
 
 
 @pytest.fixture
-def sync(redis_url: str):
-    client = sync_redis.Redis.from_url(redis_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
 async def harness(redis_url: str, aredis: aioredis.Redis, sync: sync_redis.Redis) -> AsyncIterator[Harness]:
     yield build(redis_url, aredis, sync)
