@@ -1,8 +1,4 @@
-"""Building results from what happened to an intent: pure functions, one per kind of outcome.
-
-The inputs are already validated, so results are constructed without re-validation (hot path);
-tests/execution/test_results.py and tests/docs hold every builder to the published schema.
-"""
+"""Building results from what happened to an intent: pure functions, one per kind of outcome."""
 
 from __future__ import annotations
 
@@ -39,7 +35,7 @@ def _timing(received: float, now: float) -> dict[str, Any]:
 
 def invalid(bad: InvalidIntent, mode: str, consumer: str, received: float, now: float,
             reason: Reason = Reason.INVALID_INTENT) -> Result:
-    return Result.model_construct(intent_id=bad.intent_id, intent_entry_id=bad.entry_id, status=status_for(reason), reason=reason,
+    return Result(intent_id=bad.intent_id, intent_entry_id=bad.entry_id, status=status_for(reason), reason=reason,
                   message=bad.message, mode=mode, symbol=bad.symbol, side=bad.side, consumer=consumer,
                   **_timing(received, now))
 
@@ -49,7 +45,7 @@ def denied(intent: Intent, reason: Reason, message: str, mode: str, consumer: st
     fields = _intent_fields(intent)
     if requested_quantity is not None:
         fields["requested_quantity"] = requested_quantity
-    return Result.model_construct(status=status_for(reason), reason=reason, message=message, mode=mode, consumer=consumer,
+    return Result(status=status_for(reason), reason=reason, message=message, mode=mode, consumer=consumer,
                   **fields, **_timing(received, now))
 
 
@@ -61,7 +57,7 @@ def executed(intent: Intent, quantity: float, report: ExecutionReport, mode: str
     reason = report.reason
     if report.status is Status.PARTIALLY_FILLED and reason is None:
         reason = Reason.PARTIAL_FILL
-    return Result.model_construct(
+    return Result(
         status=report.status, reason=reason, message=report.message or _fill_message(report),
         mode=mode, consumer=consumer, executed_quantity=float(report.executed_qty), avg_price=avg,
         notional_usd=float(report.quote_qty), fee=float(report.fee), fee_asset=report.fee_asset,
