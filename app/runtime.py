@@ -29,13 +29,22 @@ from app.telemetry.metrics import Metrics
 from app.telemetry.tracing import Tracing, tracing_from_env
 
 log = logging.getLogger(__name__)
+REDIS_MAX_CONNECTIONS = 100  # per client, per replica: redis-py's default, now waited for when all are busy
 
 
 def redis_client(settings: Settings, socket_timeout: float) -> aioredis.Redis:
-    return aioredis.Redis.from_url(
-        settings.redis_dsn, socket_timeout=socket_timeout, socket_connect_timeout=2.0,
+    """A client whose commands wait for a free pooled connection rather than fail.
+
+    The Binance adapter sends a batch's orders concurrently and each takes a connection for the
+    rate budget; with redis-py's default pool the 101st raised "Too many connections", turning
+    healthy orders into unknown outcomes left pending.
+    """
+    pool = aioredis.BlockingConnectionPool.from_url(
+        settings.redis_dsn, max_connections=REDIS_MAX_CONNECTIONS, timeout=socket_timeout,
+        socket_timeout=socket_timeout, socket_connect_timeout=2.0,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1), health_check_interval=15,
     )
+    return aioredis.Redis.from_pool(pool)
 
 
 class Runtime:
