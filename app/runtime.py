@@ -69,6 +69,7 @@ class Runtime:
         self.stopping = asyncio.Event()
         self._consumer_task: asyncio.Task[None] | None = None
         self._maintenance_task: asyncio.Task[None] | None = None
+        self._reconcile_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._consumer_task = asyncio.create_task(self._run(), name="consumer")
@@ -80,7 +81,7 @@ class Runtime:
             try:
                 await self.exchange.start()
                 self.exchange_started = True
-                await self._reconcile()
+                self._reconcile_task = asyncio.create_task(self._reconcile(), name="reconcile")
             except Exception as exc:  # credentials or venue not reachable yet: stay unready, retry
                 log.warning("exchange start failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
                 try:
@@ -97,7 +98,11 @@ class Runtime:
             self.metrics.consumer_up.set(0)
 
     async def _reconcile(self) -> None:
-        """Report what the venue says of orders recorded in flight; redelivery then settles them."""
+        """Report what the venue says of orders recorded in flight; redelivery then settles them.
+
+        In the background: it is one look-up per order in flight on any replica (hundreds after a
+        crash loop), and a report must not delay consuming.
+        """
         try:
             await reconcile_in_flight(self.redis, self.keys, self.exchange)
         except Exception as exc:  # a report only: never keeps the consumer from starting
@@ -122,6 +127,9 @@ class Runtime:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._reconcile_task is not None:
+            self._reconcile_task.cancel()
+            await asyncio.gather(self._reconcile_task, return_exceptions=True)
         await self.exchange.close()
         await self.reader.aclose()
         await self.redis.aclose()
