@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     consumer_name: str = Field(default_factory=socket.gethostname, min_length=1)
     key_prefix: str = Field("exec", min_length=1)
 
-    read_batch_size: int = Field(100, ge=1, le=10_000)
+    read_batch_size: int = Field(100, ge=1, le=1000)
     read_block_ms: int = Field(1000, ge=1, le=4000)
     batch_concurrency: int = Field(2, ge=1, le=16)
     claim_min_idle_ms: int = Field(30_000, ge=100)

@@ -35,9 +35,9 @@ def _timing(received: float, now: float) -> dict[str, Any]:
 
 def invalid(bad: InvalidIntent, mode: str, consumer: str, received: float, now: float,
             reason: Reason = Reason.INVALID_INTENT) -> Result:
-    return Result(intent_id=bad.intent_id, intent_entry_id=bad.entry_id, status=status_for(reason), reason=reason,
-                  message=bad.message, mode=mode, symbol=bad.symbol, side=bad.side, consumer=consumer,
-                  **_timing(received, now))
+    return Result.trusted(intent_id=bad.intent_id, intent_entry_id=bad.entry_id, status=status_for(reason),
+                          reason=reason, message=bad.message, mode=mode, symbol=bad.symbol, side=bad.side,
+                          consumer=consumer, **_timing(received, now))
 
 
 def denied(intent: Intent, reason: Reason, message: str, mode: str, consumer: str, received: float,
@@ -45,8 +45,8 @@ def denied(intent: Intent, reason: Reason, message: str, mode: str, consumer: st
     fields = _intent_fields(intent)
     if requested_quantity is not None:
         fields["requested_quantity"] = requested_quantity
-    return Result(status=status_for(reason), reason=reason, message=message, mode=mode, consumer=consumer,
-                  **fields, **_timing(received, now))
+    return Result.trusted(status=status_for(reason), reason=reason, message=message, mode=mode, consumer=consumer,
+                          **fields, **_timing(received, now))
 
 
 def executed(intent: Intent, quantity: float, report: ExecutionReport, mode: str, consumer: str,
@@ -57,7 +57,7 @@ def executed(intent: Intent, quantity: float, report: ExecutionReport, mode: str
     reason = report.reason
     if report.status is Status.PARTIALLY_FILLED and reason is None:
         reason = Reason.PARTIAL_FILL
-    return Result(
+    return Result.trusted(
         status=report.status, reason=reason, message=report.message or _fill_message(report),
         mode=mode, consumer=consumer, executed_quantity=float(report.executed_qty), avg_price=avg,
         notional_usd=float(report.quote_qty), fee=float(report.fee), fee_asset=report.fee_asset,

@@ -73,6 +73,24 @@ class Result(BaseModel):
     duplicate: bool = False
     consumer: str | None = None
 
+    @classmethod
+    def trusted(cls, **values: object) -> "Result":
+        """Build from values the pipeline computed itself, without validating them again.
+
+        On the hot path, validating some thirty fields per intent cost more than everything else
+        in building a result; tests/execution/test_results.py and tests/docs hold every builder's
+        output to the published schema instead.
+        """
+        result = cls.__new__(cls)
+        object.__setattr__(result, "__dict__", {**_DEFAULTS, **values})
+        object.__setattr__(result, "__pydantic_fields_set__", set(values))
+        object.__setattr__(result, "__pydantic_extra__", None)
+        object.__setattr__(result, "__pydantic_private__", None)
+        return result
+
     @property
     def is_fill(self) -> bool:
         return self.status in (Status.FILLED, Status.PARTIALLY_FILLED)
+
+
+_DEFAULTS = {name: field.default for name, field in Result.model_fields.items() if not field.is_required()}

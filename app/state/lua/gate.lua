@@ -7,6 +7,7 @@
 --       8.. one JSON array per intent: [intent_id, entry_id, symbol, delta_qty, price, precheck_reason,
 --            precheck_message, reduce_only (0/1), client_order_id, check_done (0/1)]
 local max_pos, max_exp, max_rate, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local state = redis.call('GET', KEYS[1]) or 'ACTIVE'  -- nothing changes it while the script runs
 
 local function admit(item)
   local intent_id, entry_id, symbol = item[1], item[2], item[3]
@@ -38,7 +39,6 @@ local function admit(item)
   if item[6] ~= '' then return deny(item[6], item[7]) end
 
   local delta, price = tonumber(item[4]), tonumber(item[5])
-  local state = redis.call('GET', KEYS[1]) or 'ACTIVE'
   local cur = tonumber(redis.call('HGET', KEYS[3], symbol) or '0') + tonumber(redis.call('HGET', KEYS[2], symbol) or '0')
   local new = cur + delta
   local reduces = math.abs(new) < math.abs(cur) - 1e-12 and cur * new >= 0

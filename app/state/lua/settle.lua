@@ -1,5 +1,5 @@
 -- Publish the results of a batch and write every state change each implies, atomically per entry.
--- The intent entry is acknowledged here, so no entry is ever acknowledged without its result.
+-- Intent entries are acknowledged here, so no entry is ever acknowledged without its result.
 -- KEYS: 1 result stream  2 reserved  3 risk positions  4 positions index  5 inflight  6 counters
 --       7 trades  8 orders recent  9 marks  10 intent stream
 -- ARGV: 1 order key prefix  2 done key prefix  3 position key prefix  4 stream maxlen  5 ttl
@@ -8,13 +8,15 @@
 --            counter, symbol, release_qty, fill_qty, fill_price, fee, record_order (0/1), leverage,
 --            [extra result field name, value, ...]]
 local ttl, history = tonumber(ARGV[5]), tonumber(ARGV[6])
+-- what many entries add to shared lists and counters is written once, after the loop
+local acks, trades, recent, counts = {}, {}, {}, {}
 
 local function settle(meta, result_json, trade_json)
   local intent_id, entry_id, symbol = meta[1], meta[2], meta[4]
   local done_key = ARGV[2] .. entry_id
   local done = redis.call('GET', done_key)
   if done then
-    redis.call('XACK', KEYS[10], ARGV[7], entry_id)
+    acks[#acks + 1] = entry_id
     return {'DONE', done}
   end
   local release = tonumber(meta[5])
@@ -39,23 +41,29 @@ local function settle(meta, result_json, trade_json)
   end
   local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'data', result_json, unpack(meta[11]))
   redis.call('SET', done_key, id, 'EX', ttl)
-  if trade_json ~= '' then
-    redis.call('LPUSH', KEYS[7], trade_json)
-    redis.call('LTRIM', KEYS[7], 0, history - 1)
-  end
+  if trade_json ~= '' then trades[#trades + 1] = trade_json end
   if meta[9] == 1 then
     local order_key = ARGV[1] .. intent_id
     redis.call('HSET', order_key, 'state', 'DONE', 'result', result_json, 'result_id', id)
     redis.call('EXPIRE', order_key, ttl)
     redis.call('SREM', KEYS[5], intent_id)
-    redis.call('LPUSH', KEYS[8], intent_id)
-    redis.call('LTRIM', KEYS[8], 0, history - 1)
+    recent[#recent + 1] = intent_id
   end
-  redis.call('HINCRBY', KEYS[6], meta[3], 1)
-  redis.call('XACK', KEYS[10], ARGV[7], entry_id)
+  counts[meta[3]] = (counts[meta[3]] or 0) + 1
+  acks[#acks + 1] = entry_id
   return {'OK', id}
 end
 
 local out = {}
 for i = 9, #ARGV, 3 do out[#out + 1] = guarded(settle, cjson.decode(ARGV[i]), ARGV[i + 1], ARGV[i + 2]) end
+if #trades > 0 then
+  redis.call('LPUSH', KEYS[7], unpack(trades))
+  redis.call('LTRIM', KEYS[7], 0, history - 1)
+end
+if #recent > 0 then
+  redis.call('LPUSH', KEYS[8], unpack(recent))
+  redis.call('LTRIM', KEYS[8], 0, history - 1)
+end
+for counter, n in pairs(counts) do redis.call('HINCRBY', KEYS[6], counter, n) end
+if #acks > 0 then redis.call('XACK', KEYS[10], ARGV[7], unpack(acks)) end
 return out
