@@ -1,0 +1,138 @@
+"""`make bench`: the ceiling, the service, and the service with tracing, measured in one run.
+
+For each variant, on a fresh redis-server: a 50k-intent backlog is published, the consumer process
+is started and drains it (sustained intents/s from the first result to the last); a second 50k
+backlog gives RSS after 100k; then an open-loop load of 500 intents/s for 20 s gives latency
+percentiles. Results print as a table and go to bench/out/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import redis.asyncio as aioredis
+
+from app.redis_server import LocalRedis, free_port
+from bench.load import INTENTS, RESULTS, body, open_loop_latency, rss_kib
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+# Two settings differ from the defaults so that 100k back-to-back orders all fill: the per-minute
+# order cap and the PAPER wallet (fees of 100k trades exceed the default 10k USD balance).
+SERVICE_ENV = {"MAX_ORDERS_PER_MINUTE": "0", "PAPER_BALANCE_USD": "1000000000", "LOG_LEVEL": "WARNING"}
+
+
+async def publish_backlog(redis: aioredis.Redis, count: int, chunk: int = 2000) -> None:
+    for offset in range(0, count, chunk):
+        pipe = redis.pipeline(transaction=False)
+        for i in range(offset, min(count, offset + chunk)):
+            pipe.xadd(INTENTS, {"data": json.dumps(body(i))})
+        await pipe.execute()
+
+
+def _ms(entry_id: bytes) -> int:
+    return int(entry_id.split(b"-")[0])
+
+
+async def mark(redis: aioredis.Redis) -> tuple[int, bytes]:
+    """Where the result stream ends now: taken before a round's backlog is published."""
+    last = await redis.xrevrange(RESULTS, count=1)
+    return await redis.xlen(RESULTS), (last[0][0] if last else b"0-0")
+
+
+async def drain_rate(redis: aioredis.Redis, before: tuple[int, bytes], expected: int,
+                     timeout_s: float = 600) -> float:
+    """Wait for this round's ``expected`` results; intents/s between its first and last result."""
+    start_len, last_before = before
+    deadline = time.monotonic() + timeout_s
+    while await redis.xlen(RESULTS) < start_len + expected:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {await redis.xlen(RESULTS) - start_len} of {expected} results")
+        await asyncio.sleep(0.01)
+    first = (await redis.xrange(RESULTS, min=b"(" + last_before, count=1))[0][0]
+    last = (await redis.xrevrange(RESULTS, count=1))[0][0]
+    return (expected - 1) / max((_ms(last) - _ms(first)) / 1000, 1e-3)
+
+
+def start_consumer(variant: str, redis_url: str, otlp_port: int | None) -> tuple[subprocess.Popen[bytes], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "OTEL_"))}
+    if variant == "ceiling":
+        return subprocess.Popen([sys.executable, "-m", "bench.ceiling", redis_url], cwd=ROOT, env=env), ""
+    port = free_port()
+    env.update(SERVICE_ENV, REDIS_URL=redis_url, PORT=str(port), HOST="127.0.0.1", CONSUMER_NAME=f"bench-{variant}")
+    if otlp_port is not None:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{otlp_port}"
+    process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    return process, url
+
+
+async def run_variant(variant: str, intents: int, rate: float, duration_s: float) -> dict[str, object]:
+    sink = None
+    otlp_port = None
+    if variant == "service+tracing":
+        otlp_port = free_port()
+        sink = subprocess.Popen([sys.executable, "-m", "bench.otlp_sink", str(otlp_port)], cwd=ROOT)
+    with LocalRedis() as server:
+        redis = aioredis.Redis.from_url(server.url)
+        before = await mark(redis)
+        await publish_backlog(redis, intents)
+        consumer, _ = start_consumer(variant, server.url, otlp_port)
+        try:
+            rate_1 = await drain_rate(redis, before, intents)
+            rss_1 = rss_kib(consumer.pid)
+            before = await mark(redis)
+            await publish_backlog(redis, intents)
+            rate_2 = await drain_rate(redis, before, intents)
+            rss_2 = rss_kib(consumer.pid)
+            latency = await open_loop_latency(server.url, rate, duration_s)
+            peak = rss_kib(consumer.pid, "VmHWM")
+        finally:
+            consumer.terminate()
+            consumer.wait(30)
+            if sink is not None:
+                sink.terminate()
+            await redis.aclose()
+    return {"variant": variant, "intents_per_s": round(rate_1), "intents_per_s_round2": round(rate_2),
+            "latency_ms": latency.__dict__, "rss_mib_50k": round(rss_1 / 1024, 1),
+            "rss_mib_100k": round(rss_2 / 1024, 1), "peak_rss_mib": round(peak / 1024, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--intents", type=int, default=50_000, help="backlog per round (two rounds)")
+    parser.add_argument("--rate", type=float, default=500.0, help="open-loop intents/s for latency")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of open-loop load")
+    parser.add_argument("--variants", default="ceiling,service,service+tracing")
+    args = parser.parse_args()
+    rows = [asyncio.run(run_variant(v, args.intents, args.rate, args.duration)) for v in args.variants.split(",")]
+    ceiling = next((r["intents_per_s"] for r in rows if r["variant"] == "ceiling"), None)
+    print(f"{'variant':<18}{'intents/s':>10}{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
+          f"{'RSS 50k':>9}{'RSS 100k':>10}{'peak':>7}")
+    for r in rows:
+        ratio = f"{r['intents_per_s'] / ceiling:.2f}" if ceiling else "-"
+        lat = r["latency_ms"]
+        print(f"{r['variant']:<18}{r['intents_per_s']:>10}{ratio:>7}{lat['p50_ms']:>9}{lat['p99_ms']:>9}"
+              f"{lat['p999_ms']:>10}{r['rss_mib_50k']:>9}{r['rss_mib_100k']:>10}{r['peak_rss_mib']:>7}")
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "results.json").write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                                                   "cpus": os.cpu_count(), "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

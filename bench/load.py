@@ -1,0 +1,90 @@
+"""Driving a consumer: a backlog for throughput, an open-loop schedule for latency, RSS sampling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+INTENTS, RESULTS = "trade.intent", "execution.result"
+
+
+def body(i: int) -> dict[str, object]:
+    """Alternating BUY/SELL of 0.002 BTC: positions oscillate, every intent fills under default limits."""
+    return {"intent_id": uuid.uuid4().hex, "symbol": "BTCUSDT", "side": "BUY" if i % 2 == 0 else "SELL",
+            "quantity": 0.002, "leverage": 1, "source": "bench"}
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise LookupError(field)
+
+
+async def throughput(redis: aioredis.Redis, count: int, chunk: int = 1000) -> float:
+    """Publish ``count`` intents as fast as possible; intents/s until the last result exists."""
+    start_len = await redis.xlen(RESULTS)
+    started = time.perf_counter()
+    for offset in range(0, count, chunk):
+        pipe = redis.pipeline(transaction=False)
+        for i in range(offset, min(count, offset + chunk)):
+            pipe.xadd(INTENTS, {"data": json.dumps(body(i))})
+        await pipe.execute()
+    while await redis.xlen(RESULTS) < start_len + count:
+        await asyncio.sleep(0.005)
+    return count / (time.perf_counter() - started)
+
+
+@dataclass
+class Latency:
+    p50_ms: float
+    p99_ms: float
+    p999_ms: float
+    sent: int
+    answered: int
+
+
+async def open_loop_latency(url: str, rate: float, duration_s: float) -> Latency:
+    """Send on a fixed schedule (not waiting for results) and time each intent to its result."""
+    producer = aioredis.Redis.from_url(url)
+    reader = aioredis.Redis.from_url(url)
+    sent_at: dict[str, float] = {}
+    latencies: list[float] = []
+    total = int(rate * duration_s)
+    cursor = (await reader.xrevrange(RESULTS, count=1) or [[b"0-0"]])[0][0]
+
+    async def read() -> None:
+        nonlocal cursor
+        deadline = time.monotonic() + duration_s + 10
+        while len(latencies) < total and time.monotonic() < deadline:
+            reply = await reader.xread({RESULTS: cursor}, block=100, count=1000)
+            now = time.perf_counter()
+            for _stream, entries in reply or ():
+                for entry_id, fields in entries:
+                    cursor = entry_id
+                    sent = sent_at.pop(json.loads(fields[b"data"])["intent_id"], None)
+                    if sent is not None:
+                        latencies.append((now - sent) * 1000)
+
+    reading = asyncio.create_task(read())
+    start = time.perf_counter()
+    for i in range(total):
+        due = start + i / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        intent = body(i)
+        sent_at[intent["intent_id"]] = time.perf_counter()  # type: ignore[index]
+        await producer.xadd(INTENTS, {"data": json.dumps(intent)})
+    await reading
+    await producer.aclose()
+    await reader.aclose()
+    q = statistics.quantiles(latencies, n=1000, method="inclusive")
+    return Latency(round(statistics.median(latencies), 3), round(q[989], 3), round(q[998], 3), total, len(latencies))
