@@ -1,5 +1,8 @@
 """`make bench`: the ceiling, the service, and the service with tracing, measured in one run.
 
+Variants: ``ceiling`` (bench/ceiling.py), ``service`` (PAPER, tracing off), ``service+tracing``
+(every intent traced, OTLP/HTTP to a local sink), ``service+tracing10%`` (the same, sampling 10%).
+
 For each variant, on a fresh redis-server: a 50k-intent backlog is published, the consumer process
 is started and drains it (sustained intents/s from the first result to the last); a second 50k
 backlog gives RSS after 100k; then an open-loop load of 500 intents/s for 20 s gives latency
@@ -70,6 +73,8 @@ def start_consumer(variant: str, redis_url: str, otlp_port: int | None) -> tuple
     env.update(SERVICE_ENV, REDIS_URL=redis_url, PORT=str(port), HOST="127.0.0.1", CONSUMER_NAME=f"bench-{variant}")
     if otlp_port is not None:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{otlp_port}"
+    if variant == "service+tracing10%":
+        env.update(OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1")
     process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -85,7 +90,7 @@ def start_consumer(variant: str, redis_url: str, otlp_port: int | None) -> tuple
 async def run_variant(variant: str, intents: int, rate: float, duration_s: float) -> dict[str, object]:
     sink = None
     otlp_port = None
-    if variant == "service+tracing":
+    if variant.startswith("service+tracing"):
         otlp_port = free_port()
         sink = subprocess.Popen([sys.executable, "-m", "bench.otlp_sink", str(otlp_port)], cwd=ROOT)
     with LocalRedis() as server:
@@ -118,7 +123,7 @@ def main() -> None:
     parser.add_argument("--intents", type=int, default=50_000, help="backlog per round (two rounds)")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop intents/s for latency")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of open-loop load")
-    parser.add_argument("--variants", default="ceiling,service,service+tracing")
+    parser.add_argument("--variants", default="ceiling,service,service+tracing,service+tracing10%")
     args = parser.parse_args()
     rows = [asyncio.run(run_variant(v, args.intents, args.rate, args.duration)) for v in args.variants.split(",")]
     ceiling = next((r["intents_per_s"] for r in rows if r["variant"] == "ceiling"), None)

@@ -78,7 +78,7 @@ class IntentProcessor:
         self._ledger = Ledger(keys, scripts, settings)
         self._mode = settings.execution_mode.value
         self._consumer = settings.consumer_name
-        self._result_counters: dict[tuple[str, str], Any] = {}
+        self._metric_children: dict[tuple[Any, ...], Any] = {}
         self._spans = PipelineSpans(tracing or Tracing(), keys)
 
     async def process(self, deliveries: list[Delivery]) -> int:
@@ -315,16 +315,20 @@ class IntentProcessor:
 
     def _observe(self, result: Result, received: float, now: float) -> None:
         m = self._metrics
-        key = (result.status, result.reason or "")
-        counter = self._result_counters.get(key)
-        if counter is None:
-            counter = self._result_counters[key] = m.results.labels(*key)
-        counter.inc()
+        self._child(m.results, result.status, result.reason or "").inc()
         m.intent_latency.observe(now - received)
         if result.duplicate:
             m.duplicates.inc()
             return
         if result.reason in RISK_REASONS:
-            m.risk_rejections.labels(result.reason).inc()
+            self._child(m.risk_rejections, result.reason).inc()
         if result.exchange_order_id is not None or result.exchange_code is not None:
-            m.orders.labels(result.status, self._mode, result.symbol or "").inc()
+            self._child(m.orders, result.status, self._mode, result.symbol or "").inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: the lookup costs more than the increment."""
+        key = (id(metric), *labels)
+        child = self._metric_children.get(key)
+        if child is None:
+            child = self._metric_children[key] = metric.labels(*labels)
+        return child
