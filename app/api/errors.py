@@ -7,6 +7,8 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,14 @@ def install(app: FastAPI) -> None:
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
         return JSONResponse(error_body("INVALID_REQUEST", "; ".join(parts) or "invalid request"), status_code=422)
+
+    @app.exception_handler(RedisConnectionError)
+    @app.exception_handler(RedisTimeoutError)
+    async def redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
+        """A dependency being away is not an internal error: 503 with a retry hint, no traceback."""
+        log.warning("request failed: Redis unavailable (%s)", type(exc).__name__)
+        return JSONResponse(error_body("UNAVAILABLE", "Redis is unavailable; retry later"), status_code=503,
+                            headers={"Retry-After": "1"})
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
