@@ -82,7 +82,7 @@ class Result(BaseModel):
         output to the published schema instead.
         """
         result = cls.__new__(cls)
-        object.__setattr__(result, "__dict__", {**_DEFAULTS, **values})
+        object.__setattr__(result, "__dict__", {name: values.get(name, default) for name, default in _DEFAULTS.items()})
         object.__setattr__(result, "__pydantic_fields_set__", set(values))
         object.__setattr__(result, "__pydantic_extra__", None)
         object.__setattr__(result, "__pydantic_private__", None)
@@ -93,4 +93,5 @@ class Result(BaseModel):
         return self.status in (Status.FILLED, Status.PARTIALLY_FILLED)
 
 
-_DEFAULTS = {name: field.default for name, field in Result.model_fields.items() if not field.is_required()}
+# every field in declaration order (the order results are written in), None for the required ones
+_DEFAULTS = {name: None if field.is_required() else field.default for name, field in Result.model_fields.items()}

@@ -180,3 +180,12 @@ def test_every_invalid_intent_yields_a_publishable_result(body: dict[str, Any]) 
         r = results.invalid(parsed, "PAPER", "c", RECEIVED, NOW)
         encoded = r.model_dump_json().encode("utf-8")
         assert Result.model_validate_json(encoded) == r
+
+
+def test_results_are_written_in_declaration_order() -> None:
+    report = ExecutionReport(status=Status.FILLED, executed_qty=D("0.01"), avg_price=D("100"))
+    built = [results.executed(intent(), 0.01, report, "PAPER", "c", RECEIVED, NOW),
+             results.denied(intent(), Reason.POSITION_LIMIT, "too big", "PAPER", "c", RECEIVED, NOW),
+             results.invalid(InvalidIntent("5-0", "x", "bad"), "PAPER", "c", RECEIVED, NOW)]
+    for r in built:
+        assert list(json.loads(r.model_dump_json())) == list(Result.model_fields)
