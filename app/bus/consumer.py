@@ -2,7 +2,9 @@
 
 At-least-once delivery: entries are acknowledged only by settlement (with their result). Pending
 entries idle longer than CLAIM_MIN_IDLE_MS are claimed by whichever replica looks first; an entry
-delivered more than MAX_DELIVERIES times is dead-lettered by the pipeline.
+delivered more than MAX_DELIVERIES times is dead-lettered by the pipeline. While a replica works on
+entries it keeps them from looking idle, so only a dead replica's are claimed: a live one may be
+waiting on a slow order, and a claimer's look-up would find no order yet and send a second.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, Awaitable, Callable
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.bus.keys import Keys
@@ -27,6 +29,19 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[list[Delivery]], Awaitable[int]]
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
+
+# KEYS: intent stream; ARGV: group, consumer, entry ids. Resets the idle time of the entries still
+# pending for this consumer (XCLAIM JUSTID counts no delivery); an entry another replica has taken
+# meanwhile is left to it.
+KEEP_CLAIMED = """
+local claim = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
+for i = 3, #ARGV do
+  if redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])[1] then claim[#claim + 1] = ARGV[i] end
+end
+if #claim == 5 then return 0 end
+claim[#claim + 1] = 'JUSTID'
+return #redis.call(unpack(claim))
+"""
 
 
 class StreamConsumer:
@@ -46,6 +61,7 @@ class StreamConsumer:
         self._next_claim = 0.0
         self._retry_own_at: float | None = None
         self._slots = asyncio.Semaphore(settings.batch_concurrency)
+        self._keep = redis.register_script(KEEP_CLAIMED)
         self._workers: set[asyncio.Task[None]] = set()
 
     @property
@@ -120,10 +136,24 @@ class StreamConsumer:
             await self._handle([Delivery(eid, fields, 1) for eid, fields in entries])
 
     async def _handle(self, deliveries: list[Delivery]) -> None:
-        acked = await self._handler(deliveries)
+        keeper = asyncio.create_task(self._keep_claimed([d.entry_id for d in deliveries]))
+        try:
+            acked = await self._handler(deliveries)
+        finally:
+            keeper.cancel()
         if acked < len(deliveries) and self._retry_own_at is None:
             # some stay pending (same intent in flight elsewhere, unknown outcome): look again soon
             self._retry_own_at = time.monotonic() + self._s.pending_retry_s
+
+    async def _keep_claimed(self, entry_ids: list[str]) -> None:
+        """Every third of CLAIM_MIN_IDLE_MS, mark the entries in hand as not idle (until cancelled)."""
+        period = self._s.claim_min_idle_ms / 3000
+        while True:
+            await asyncio.sleep(period)
+            try:
+                await self._keep(keys=[self._keys.intent_stream], args=[self._keys.group, self._name, *entry_ids])
+            except RedisError as exc:  # Redis away: nobody can claim them either
+                log.warning("could not keep %d entries in hand claimed: %s", len(entry_ids), type(exc).__name__)
 
     async def _pause(self, what: str, exc: BaseException, backoff: float) -> float:
         self.last_error = f"{what}: {type(exc).__name__}"
