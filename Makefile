@@ -36,6 +36,11 @@ test-fast: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench
 
+# The crash run of tests/reliability, longer: 3 replicas, SIGKILL every ~2 s; figures in tests/reliability/.last-run/.
+SOAK_INTENTS ?= 100000
+soak: $(VENV)/.test-installed
+	SOAK_INTENTS=$(SOAK_INTENTS) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/reliability/test_crash.py
+
 # The Helm chart: lint it and refresh the plain manifests rendered from it (k8s/manifests).
 chart: tools
 	helm lint --strict charts/execution
