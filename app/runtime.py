@@ -12,6 +12,7 @@ import asyncio
 import gc
 import logging
 import time
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -33,6 +34,27 @@ log = logging.getLogger(__name__)
 REDIS_MAX_CONNECTIONS = 100  # per client, per replica: redis-py's default, now waited for when all are busy
 
 
+class _Pipeline(aioredis.client.Pipeline):
+    """A pipeline that gives its connection back to the pool however ``execute`` fails.
+
+    redis-py checks a pipeline's scripts (SCRIPT EXISTS) before the ``try`` that releases the
+    connection: Redis failing at that moment left the connection in use for good, one fewer per
+    blip, until the replica could no longer reach Redis at all.
+    """
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        try:
+            return await super().execute(raise_on_error)
+        except BaseException:
+            await self.reset()
+            raise
+
+
+class _Redis(aioredis.Redis):
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> _Pipeline:
+        return _Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+
+
 def redis_client(settings: Settings, socket_timeout: float) -> aioredis.Redis:
     """A client whose commands wait for a free pooled connection rather than fail.
 
@@ -45,7 +67,7 @@ def redis_client(settings: Settings, socket_timeout: float) -> aioredis.Redis:
         socket_timeout=socket_timeout, socket_connect_timeout=2.0,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1), health_check_interval=15,
     )
-    return aioredis.Redis.from_pool(pool)
+    return _Redis.from_pool(pool)
 
 
 class Runtime:
