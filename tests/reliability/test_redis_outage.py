@@ -6,11 +6,16 @@ that followed Redis would restart every pod on one Redis hiccup); nothing is los
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
 import pytest
 import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from app.config import load_settings
+from app.runtime import redis_client
 
 from tests.reliability.conftest import service_env
 from tests.reliability.figures import record
@@ -68,3 +73,25 @@ def test_redis_stopped_for_ten_seconds_mid_run_loses_nothing_and_restarts_nothin
     record("redis_outage", replicas=2, intents=BEFORE + AFTER, answered_before_outage=answered_before,
            outage_s=round(up - down, 1), not_ready_s=round(ready_again - down, 1),
            readiness_after_restart_s=round(ready_again - up, 1), probes=len(prober.seen), tally=tally)
+
+
+async def test_redis_failing_while_a_pipeline_checks_its_scripts_keeps_no_connection(secrets: Secrets) -> None:
+    """The outage run logged "Unclosed Pipeline client": redis-py kept such a connection in use for
+    good. Redis is paused so the pipeline's SCRIPT EXISTS is in flight when Redis dies."""
+    server = DurableRedis(password=secrets.redis_password).start()
+    client = redis_client(load_settings({}, redis_url=server.url), socket_timeout=5.0)
+    try:
+        script = client.register_script("return 1")
+        await client.ping()
+        server.client().execute_command("CLIENT", "PAUSE", "10000", "ALL")
+        pipe = client.pipeline(transaction=False)
+        await script(keys=[], args=[], client=pipe)
+        executing = asyncio.create_task(pipe.execute())
+        await asyncio.sleep(0.3)
+        server.process.kill()
+        with pytest.raises(RedisConnectionError):
+            await executing
+        assert not client.connection_pool._in_use_connections, "a failed pipeline kept its connection"
+    finally:
+        await client.aclose()
+        server.cleanup()
