@@ -1,4 +1,5 @@
-"""Looking for secrets where they must never be: logs, HTTP answers, results, exception texts.
+"""Looking for what must never be in a run's output: secrets in logs, HTTP answers, results and
+exception texts, and ERROR lines for faults the service is built to handle.
 
 Each run uses distinctive secret values; a leak is any of them found in any text collected, raw,
 URL-encoded (inside a DSN), JSON-escaped, or just its random core (a partial print).
@@ -51,6 +52,11 @@ def find_leaks(secrets: Secrets, texts: Mapping[str, str | Page]) -> list[str]:
     forms = secrets.forms()
     return sorted({f"{name} in {where}" for where, text in texts.items() for form, name in forms.items()
                    if form in (text.text if isinstance(text, Page) else text)})
+
+
+def logged_errors(logs: Mapping[str, str]) -> list[str]:
+    """ERROR lines in JSON logs: a fault the service is built to handle calls for warnings, not alerts."""
+    return [line for text in logs.values() for line in text.splitlines() if '"level": "ERROR"' in line]
 
 
 def pages(service: ServiceProcess, label: str = "") -> dict[str, Page]:

@@ -17,7 +17,7 @@ import redis
 from tests.reliability.conftest import service_env
 from tests.reliability.figures import record
 from tests.reliability.invariants import check_exactly_once
-from tests.reliability.leaks import Secrets, find_leaks, pages, streams
+from tests.reliability.leaks import Secrets, find_leaks, logged_errors, pages, streams
 from tests.reliability.workload import Producer, alternating, wait_answered
 from tests.utils.chaos import DurableRedis, Fleet, FlakyBinance
 
@@ -66,6 +66,7 @@ def test_sigkill_every_two_seconds_loses_no_intent_and_doubles_no_order(
     logs = fleet.logs()
     unknown = [line for text in logs.values() for line in text.splitlines() if "order outcome unknown" in line]
     assert not unknown, f"a healthy exchange left order outcomes unknown: {unknown[:3]}"
+    assert not logged_errors(logs), f"SIGKILLs logged errors: {logged_errors(logs)[:3]}"
     assert not find_leaks(secrets, {**logs, **seen, **streams(client)})
     record(RUN, seed=SEED, replicas=REPLICAS, processes_started=len(fleet.history), kills=fleet.kills,
            duration_s=round(duration, 1), offered_rate_per_s=RATE, tally=tally,

@@ -19,7 +19,7 @@ import redis
 from tests.reliability.conftest import service_env
 from tests.reliability.figures import record
 from tests.reliability.invariants import KEYS, check_exactly_once, outcome, read_results
-from tests.reliability.leaks import Secrets, find_leaks, pages, streams
+from tests.reliability.leaks import Secrets, find_leaks, logged_errors, pages, streams
 from tests.reliability.workload import Producer, alternating, publish_all, wait_answered, wait_for
 from tests.utils.chaos import DurableRedis, Fleet, FlakyBinance
 
@@ -107,6 +107,7 @@ def test_latency_5xx_429_and_418_under_load_keep_every_invariant_and_every_windo
     timeouts = sum(t.count("no response from the exchange before the request timeout; looking it up")
                    for t in logs.values())
     assert timeouts, "the slow-order spike met no order"
+    assert not logged_errors(logs), f"exchange faults logged errors: {logged_errors(logs)[:3]}"
     assert not find_leaks(secrets, {**logs, **seen, **streams(client)})
     record("exchange_faults", replicas=2, intents=len(entry_ids), tally=tally,
            order_posts=len(binance.sent("POST", "/fapi/v1/order")), fivexx_after_create=len(injected),

@@ -20,7 +20,7 @@ from app.runtime import redis_client
 from tests.reliability.conftest import service_env
 from tests.reliability.figures import record
 from tests.reliability.invariants import check_exactly_once
-from tests.reliability.leaks import Secrets, find_leaks, pages, streams
+from tests.reliability.leaks import Secrets, find_leaks, logged_errors, pages, streams
 from tests.reliability.workload import alternating, answered, publish_all, wait_answered, wait_for
 from tests.utils.chaos import DurableRedis, Fleet, FlakyBinance, Prober
 
@@ -67,6 +67,8 @@ def test_redis_stopped_for_ten_seconds_mid_run_loses_nothing_and_restarts_nothin
     assert [h["components"][0]["status"] for h in health] == ["DOWN", "DOWN"], health
     failed = {label: page for label, page in during.items() if page.status not in (200, 503)}
     assert not failed, f"pages that did not answer 200 or 503 UNAVAILABLE while Redis was down: {failed}"
+    errors = logged_errors(fleet.logs())
+    assert not errors, f"an outage the service is built for logged errors: {errors[:3]}"
     tally = check_exactly_once(client, entry_ids, binance.exchange)
     assert tally.outcomes == {"FILLED": BEFORE + AFTER}
     assert not find_leaks(secrets, {**fleet.logs(), **during, **after, **streams(client)})

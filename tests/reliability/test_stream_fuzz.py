@@ -20,7 +20,7 @@ from app.models.intent import InvalidIntent, decode_fields
 from tests.reliability.entries import INVALID, Entry, hostile_entries
 from tests.reliability.figures import record
 from tests.reliability.invariants import KEYS, read_results
-from tests.reliability.leaks import Secrets, find_leaks, pages, streams
+from tests.reliability.leaks import Secrets, find_leaks, logged_errors, pages, streams
 from tests.reliability.workload import ResultTail
 from tests.utils.chaos import DurableRedis
 from tests.utils.service import ServiceProcess
@@ -84,6 +84,7 @@ def test_every_hostile_entry_gets_one_result_and_the_service_carries_on(
     assert client.xpending(KEYS.intent_stream, KEYS.group)["pending"] == 0
     assert service.process is not None and service.process.poll() is None, "the service died"
     assert service.get("/livez").status_code == 200
+    assert not logged_errors({service.name: service.logs()}), "a hostile entry made the service log an error"
     assert not find_leaks(secrets, {service.name: service.logs(), **pages(service), **streams(client)})
     outcomes: dict[str, Any] = dict(Counter(f"{r['status']}/{r['reason']}" for r in results).most_common())
     record("stream_fuzz", entries=len(published), decoded=dict(kinds), largest_entry_bytes=largest,
