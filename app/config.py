@@ -162,6 +162,19 @@ class Settings(BaseSettings):
         return self.dead_letter_stream or f"{self.intent_stream}.dlq"
 
     @property
+    def claim_idle_ms(self) -> int:
+        """How long an entry must sit idle before another replica may take it over.
+
+        A dead replica's last order request is accepted by Binance only within recvWindow (+1 s of
+        clock tolerance) of its timestamp; a look-up after that is final. So on a real venue the
+        take-over waits at least that long, whatever CLAIM_MIN_IDLE_MS says, and a look-up never
+        misses an order that is still on its way.
+        """
+        if self.execution_mode is Mode.PAPER:
+            return self.claim_min_idle_ms
+        return max(self.claim_min_idle_ms, self.binance_recv_window_ms + 1000)
+
+    @property
     def redis_dsn(self) -> str:
         """The Redis URL to connect to (may contain the password: never log it)."""
         if self.redis_url:

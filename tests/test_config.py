@@ -211,3 +211,13 @@ def test_secrets_never_appear_in_an_error_about_another_variable(monkeypatch: py
     assert not any(secret in line for secret in SECRETS)
     assert caught.value.__cause__ is None and caught.value.__suppress_context__, \
         "the pydantic error (which may hold inputs) must not be chained into tracebacks"
+
+
+def test_take_over_waits_out_the_exchange_receive_window_on_a_real_venue() -> None:
+    paper = load_settings({}, claim_min_idle_ms=1500)
+    assert paper.claim_idle_ms == 1500
+    testnet = load_settings({}, execution_mode="TESTNET", binance_api_key="k", binance_api_secret="s",
+                            claim_min_idle_ms=1500, binance_recv_window_ms=5000)
+    assert testnet.claim_idle_ms == 6000
+    assert load_settings({}, execution_mode="TESTNET", binance_api_key="k", binance_api_secret="s",
+                         claim_min_idle_ms=30_000).claim_idle_ms == 30_000

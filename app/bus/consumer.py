@@ -147,7 +147,7 @@ class StreamConsumer:
 
     async def _keep_claimed(self, entry_ids: list[str]) -> None:
         """Every third of CLAIM_MIN_IDLE_MS, mark the entries in hand as not idle (until cancelled)."""
-        period = self._s.claim_min_idle_ms / 3000
+        period = self._s.claim_idle_ms / 3000
         while True:
             await asyncio.sleep(period)
             try:
@@ -212,7 +212,7 @@ class StreamConsumer:
     async def _reclaim(self) -> bool:
         """Claim entries idle past the threshold from any consumer; True when some were handled."""
         reply = await self._redis.xautoclaim(
-            self._keys.intent_stream, self._keys.group, self._name, self._s.claim_min_idle_ms,
+            self._keys.intent_stream, self._keys.group, self._name, self._s.claim_idle_ms,
             start_id="0-0", count=self._s.read_batch_size)
         claimed = [(_text(eid), fields) for eid, fields in reply[1] if fields]
         vanished = [_text(eid) for eid, fields in reply[1] if not fields]

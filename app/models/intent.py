@@ -199,7 +199,10 @@ def _loads(text: str) -> Any:
     """orjson for speed; the standard parser's precise messages (and its NaN rule) when that fails."""
     try:
         return orjson.loads(text)
-    except orjson.JSONDecodeError:
+    except orjson.JSONDecodeError as exc:
+        if str(exc).startswith("depth limit"):
+            # refuse past orjson's fixed depth (1024) instead of leaving it to the Python stack
+            raise RecursionError(str(exc)) from None
         return json.loads(text, parse_constant=_reject_constant)
 
 

@@ -21,7 +21,8 @@ def test_bundled_redis_is_a_persistent_password_protected_statefulset(defaults) 
     claim = sts["spec"]["volumeClaimTemplates"][0]
     assert claim["metadata"]["name"] == "data" and claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
     conf = one(defaults, "ConfigMap", name)["data"]["redis.conf"]
-    for line in ("appendonly yes", "dir /data", "maxmemory-policy noeviction", "include /tmp/auth.conf"):
+    for line in ("appendonly yes", "appendfsync always", "dir /data", "maxmemory-policy noeviction",
+                 "include /tmp/auth.conf"):
         assert line in conf.splitlines()
     container = sts["spec"]["template"]["spec"]["containers"][0]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -69,3 +70,11 @@ def test_existing_redis_secret_is_used_and_not_created() -> None:
     docs = render("--set", "redis.auth.existingSecret=mine", "--set", "redis.auth.existingSecretKey=pw")
     assert not [s for s in of_kind(docs, "Secret") if s["metadata"]["name"].endswith("-redis")]
     assert _env(app_container(docs))["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "mine", "key": "pw"}
+
+
+def test_aof_fsync_policy_is_a_choice_among_redis_policies() -> None:
+    docs = render("--set", "redis.appendfsync=everysec")
+    name = one(docs, "StatefulSet")["metadata"]["name"]
+    assert "appendfsync everysec" in one(docs, "ConfigMap", name)["data"]["redis.conf"].splitlines()
+    refused = helm_template("--set", "redis.appendfsync=sometimes", check=False)
+    assert refused.returncode != 0 and "appendfsync" in refused.stderr

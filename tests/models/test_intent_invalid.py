@@ -240,3 +240,17 @@ def test_message_is_bounded() -> None:
     changes = {f"f{i}": i for i in range(50)}
     bad = decode(data(symbol="?" * 100, side="?", quantity="x", leverage="y", **changes))
     assert 0 < len(bad.message) <= 500
+
+
+def test_nesting_is_refused_past_a_fixed_depth_whatever_the_caller_stack() -> None:
+    def entry(depth: int) -> dict[str, str]:
+        extra = "[" * depth + "]" * depth
+        return {"data": '{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "extra": ' + extra + "}"}
+
+    def deep_call(levels: int, depth: int) -> object:
+        return decode_fields("1-0", entry(depth), 10**7) if levels == 0 else deep_call(levels - 1, depth)
+
+    for stack in (0, 800):
+        assert isinstance(deep_call(stack, 1000), Intent)
+        refused = deep_call(stack, 1100)
+        assert isinstance(refused, InvalidIntent) and refused.message == "data is nested too deeply"
