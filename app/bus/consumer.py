@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from app.bus.codec import text
 from app.bus.keys import Keys
 from app.config import Settings
 from app.execution.service import Delivery
@@ -214,8 +215,8 @@ class StreamConsumer:
         reply = await self._redis.xautoclaim(
             self._keys.intent_stream, self._keys.group, self._name, self._s.claim_idle_ms,
             start_id="0-0", count=self._s.read_batch_size)
-        claimed = [(_text(eid), fields) for eid, fields in reply[1] if fields]
-        vanished = [_text(eid) for eid, fields in reply[1] if not fields]
+        claimed = [(text(eid), fields) for eid, fields in reply[1] if fields]
+        vanished = [text(eid) for eid, fields in reply[1] if not fields]
         if vanished:  # trimmed before anyone answered them: nothing left to execute
             log.error("acknowledging %d pending entries whose data was trimmed away", len(vanished))
             await self._redis.xack(self._keys.intent_stream, self._keys.group, *vanished)
@@ -233,11 +234,8 @@ class StreamConsumer:
         pending = await self._redis.xpending_range(
             self._keys.intent_stream, self._keys.group, min=ids[0], max=ids[-1], count=max(len(ids) * 4, 1000),
             consumername=consumer)
-        return {_text(p["message_id"]): int(p["times_delivered"]) for p in pending}
+        return {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[Any, Any]]]:
@@ -246,5 +244,5 @@ def _entries(reply: Any) -> list[tuple[str, dict[Any, Any]]]:
     out: list[tuple[str, dict[Any, Any]]] = []
     for _stream, entries in reply:
         for eid, fields in entries:
-            out.append((_text(eid), fields or {}))
+            out.append((text(eid), fields or {}))
     return out

@@ -15,6 +15,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from app.bus.codec import text
 from app.bus.keys import Keys
 from app.config import Settings
 from app.telemetry.metrics import Metrics
@@ -33,9 +34,6 @@ class StreamStats:
     redis_error: str | None = None
     sampled_at: float = 0.0
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _id_tuple(entry_id: str) -> tuple[int, int]:
@@ -81,7 +79,7 @@ class Maintenance:
 
     async def _sample_group(self) -> None:
         groups = await self._redis.xinfo_groups(self._keys.intent_stream)
-        group = next((g for g in groups if _text(g["name"]) == self._keys.group), None)
+        group = next((g for g in groups if text(g["name"]) == self._keys.group), None)
         if group is None:
             return
         self.stats.pending = int(group["pending"])
@@ -96,7 +94,7 @@ class Maintenance:
     async def _cleanup_consumers(self) -> None:
         idle_ms = self._s.consumer_idle_cleanup_s * 1000
         for consumer in await self._redis.xinfo_consumers(self._keys.intent_stream, self._keys.group):
-            name = _text(consumer["name"])
+            name = text(consumer["name"])
             if name != self._s.consumer_name and int(consumer["pending"]) == 0 and int(consumer["idle"]) > idle_ms:
                 await self._redis.xgroup_delconsumer(self._keys.intent_stream, self._keys.group, name)
                 log.info("removed consumer %s: idle with nothing pending", name)
@@ -108,16 +106,16 @@ class Maintenance:
         groups = await self._redis.xinfo_groups(self._keys.intent_stream)
         if not groups:
             return
-        bound = min((_text(g["last-delivered-id"]) for g in groups), key=_id_tuple)
+        bound = min((text(g["last-delivered-id"]) for g in groups), key=_id_tuple)
         summary = await self._redis.xpending(self._keys.intent_stream, self._keys.group)
         if summary and summary.get("min"):
-            bound = min(bound, _text(summary["min"]), key=_id_tuple)
+            bound = min(bound, text(summary["min"]), key=_id_tuple)
         await self._redis.xtrim(self._keys.intent_stream, minid=bound, approximate=True)
 
     async def _sample_books(self) -> None:
         state = await self._redis.get(self._keys.trading_state)
-        self._metrics.set_trading_state(_text(state) if state else "ACTIVE")
-        symbols = [_text(s) for s in await self._redis.smembers(self._keys.positions_index)]
+        self._metrics.set_trading_state(text(state) if state else "ACTIVE")
+        symbols = [text(s) for s in await self._redis.smembers(self._keys.positions_index)]
         if not symbols:
             return
         pipe = self._redis.pipeline(transaction=False)

@@ -7,6 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from app.bus.codec import text
 from app.config import Settings
 
 
@@ -19,5 +20,3 @@ def result_data(fields: dict[Any, Any]) -> dict[str, Any]:
     return json.loads(raw) if raw is not None else {}
 
 
-def text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)

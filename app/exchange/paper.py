@@ -16,6 +16,7 @@ from typing import Sequence
 import orjson
 import redis.asyncio as aioredis
 
+from app.bus.codec import text
 from app.config import Market, Settings
 from app.bus.keys import Keys
 from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote
@@ -147,9 +148,6 @@ def _outcome(report: ExecutionReport | BaseException | None) -> str:
     return _REJECTION_OUTCOMES.get(report.reason, "rejected")  # type: ignore[arg-type]
 
 
-def _decode(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
 
 def report_from_stored(stored: bytes | str) -> ExecutionReport:
     order = json.loads(stored)
@@ -169,16 +167,16 @@ def _booked_reply(reply: list[object] | BaseException, fill: SimulatedFill, req:
                   fee_asset: str) -> ExecutionReport | BaseException:
     if isinstance(reply, BaseException):
         return reply
-    kind = _decode(reply[0])
+    kind = text(reply[0])
     if kind == "ERR":
-        return OutcomeUnknown(f"PAPER venue failed on this order: {_decode(reply[1])}")
+        return OutcomeUnknown(f"PAPER venue failed on this order: {text(reply[1])}")
     if kind == "EXISTS":
-        return report_from_stored(_decode(reply[1]))
+        return report_from_stored(text(reply[1]))
     if kind == "REJECT":
-        code, message = int(_decode(reply[1])), _decode(reply[2])
+        code, message = int(text(reply[1])), text(reply[2])
         reason = Reason.INSUFFICIENT_BALANCE if code in (-2010, -2018, -2019) else Reason.EXCHANGE_REJECTED
         return ExecutionReport.rejected(reason, message, code)
     return ExecutionReport(
         status=Status.FILLED, executed_qty=fill.quantity, avg_price=fill.price, quote_qty=fill.quote_qty,
-        fee=fill.fee, fee_asset=fee_asset, exchange_order_id=_decode(reply[1]), raw_status="FILLED",
+        fee=fill.fee, fee_asset=fee_asset, exchange_order_id=text(reply[1]), raw_status="FILLED",
     )

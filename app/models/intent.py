@@ -18,6 +18,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from app.bus.codec import text
+
 MAX_QUANTITY = 1e9
 TRACE_FIELDS = ("traceparent", "tracestate")
 _ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
@@ -195,15 +197,15 @@ def _plausible(seconds: float) -> float:
     return seconds
 
 
-def _loads(text: str) -> Any:
+def _loads(raw: str) -> Any:
     """orjson for speed; the standard parser's precise messages (and its NaN rule) when that fails."""
     try:
-        return orjson.loads(text)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         if str(exc).startswith("depth limit"):
             # refuse past orjson's fixed depth (1024) instead of leaving it to the Python stack
             raise RecursionError(str(exc)) from None
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(raw, parse_constant=_reject_constant)
 
 
 def _reject_constant(name: str) -> Any:
@@ -214,7 +216,7 @@ def decode_fields(entry_id: str, fields: dict[Any, Any], max_bytes: int) -> Inte
     """Turn one stream entry (raw field map, bytes or str) into an Intent or an InvalidIntent."""
     fallback_id = f"entry:{entry_id}"
     try:
-        raw = {_text(k): _text(v) for k, v in fields.items()}
+        raw = {text(k): text(v) for k, v in fields.items()}
     except UnicodeDecodeError:
         return InvalidIntent(entry_id, fallback_id, "entry is not valid UTF-8")
     size = sum(_size(k) + _size(v) for k, v in fields.items())
@@ -265,9 +267,6 @@ def validate_body(entry_id: str, body: dict[str, Any], trace: dict[str, str]) ->
         trace=trace,
     )
 
-
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
 def _size(value: Any) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from app.bus.codec import text
 from app.bus.keys import Keys
 from app.exchange.base import ExchangeAdapter, ExecutionReport, OutcomeUnknown
 
@@ -35,10 +36,10 @@ class InFlight:
 
 async def reconcile_in_flight(redis: aioredis.Redis, keys: Keys, exchange: ExchangeAdapter) -> list[InFlight]:
     """One entry per in-flight intent, in intent id order, with the exchange's view of its order."""
-    ids = sorted(_text(i) for i in await redis.smembers(keys.inflight))
+    ids = sorted(text(i) for i in await redis.smembers(keys.inflight))
     out = []
     for intent_id in ids:
-        record = {_text(k): _text(v) for k, v in (await redis.hgetall(keys.order(intent_id))).items()}
+        record = {text(k): text(v) for k, v in (await redis.hgetall(keys.order(intent_id))).items()}
         entry = await _check(intent_id, record, exchange)
         _log(entry)
         out.append(entry)
@@ -68,5 +69,3 @@ def _log(entry: InFlight) -> None:
                  entry.local_state)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -7,14 +7,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from app.bus.codec import text
 from app.bus.keys import Keys
 from app.risk.checks import TradingState
 
 POSITION_FLOATS = ("qty", "avg_entry", "notional_usd", "realized_pnl", "fees")
 
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Store:
@@ -24,19 +22,19 @@ class Store:
 
     async def trading_state(self) -> TradingState:
         value = await self._redis.get(self._keys.trading_state)
-        return TradingState(_text(value)) if value else TradingState.ACTIVE
+        return TradingState(text(value)) if value else TradingState.ACTIVE
 
     async def set_trading_state(self, state: TradingState) -> None:
         await self._redis.set(self._keys.trading_state, state.value)
 
     async def positions(self) -> list[dict[str, Any]]:
-        symbols = sorted(_text(s) for s in await self._redis.smembers(self._keys.positions_index))
+        symbols = sorted(text(s) for s in await self._redis.smembers(self._keys.positions_index))
         pipe = self._redis.pipeline(transaction=False)
         for symbol in symbols:
             pipe.hgetall(self._keys.position(symbol))
         out = []
         for raw in await pipe.execute():
-            row = {_text(k): _text(v) for k, v in raw.items()}
+            row = {text(k): text(v) for k, v in raw.items()}
             if not row:
                 continue
             position: dict[str, Any] = {"symbol": row["symbol"]}
@@ -55,7 +53,7 @@ class Store:
         return _order(raw) if raw else None
 
     async def orders(self, limit: int) -> list[dict[str, Any]]:
-        ids = [_text(i) for i in await self._redis.lrange(self._keys.orders_recent, 0, limit - 1)]
+        ids = [text(i) for i in await self._redis.lrange(self._keys.orders_recent, 0, limit - 1)]
         pipe = self._redis.pipeline(transaction=False)
         for intent_id in ids:
             pipe.hgetall(self._keys.order(intent_id))
@@ -63,11 +61,11 @@ class Store:
 
     async def counters(self) -> dict[str, int]:
         raw = await self._redis.hgetall(self._keys.counters)
-        return {_text(k): int(v) for k, v in raw.items()}
+        return {text(k): int(v) for k, v in raw.items()}
 
 
 def _order(raw: dict[Any, Any]) -> dict[str, Any]:
-    row = {_text(k): _text(v) for k, v in raw.items()}
+    row = {text(k): text(v) for k, v in raw.items()}
     order: dict[str, Any] = {
         "intent_id": row.get("intent_id"), "client_order_id": row.get("client_order_id"),
         "symbol": row.get("symbol"), "state": row.get("state"), "intent_entry_id": row.get("entry_id"),

@@ -27,6 +27,7 @@ from opentelemetry.util.re import parse_env_headers
 
 from app import SERVICE_NAME as DEFAULT_SERVICE_NAME
 from app import __version__
+from app.bus.codec import text
 
 TRACER_NAME = "app.execution"
 CARRIER_FIELDS = ("traceparent", "tracestate")
@@ -68,7 +69,7 @@ class Tracing:
         parent = extract(fields)
         producer = trace.get_current_span(parent).get_span_context()
         links = [Link(producer)] if producer.is_valid else None
-        attributes = {**_messaging(stream, "process"), "messaging.message.id": _text(entry_id),
+        attributes = {**_messaging(stream, "process"), "messaging.message.id": text(entry_id),
                       "messaging.consumer.group.name": group}
         return self._tracer.start_span(f"process {stream}", context=parent, kind=SpanKind.CONSUMER,
                                        attributes=attributes, links=links)
@@ -149,7 +150,7 @@ def extract(fields: Mapping[Any, Any]) -> otel_context.Context:
     for name in CARRIER_FIELDS:
         value = fields.get(name, fields.get(name.encode()))
         if value is not None:
-            carrier[name] = _text(value)
+            carrier[name] = text(value)
     return _PROPAGATOR.extract(carrier, context=otel_context.Context())
 
 
@@ -231,5 +232,3 @@ def _context(span: Span | None) -> otel_context.Context | None:
     return None if span is None else trace.set_span_in_context(span)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
