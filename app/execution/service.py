@@ -17,6 +17,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.bus.keys import Keys
@@ -150,18 +151,13 @@ class IntentProcessor:
                 delta_qty=qty * w.parsed.sign, price=prep.price, reduce_only=w.parsed.reduce_only,
                 client_order_id=w.parsed.client_order_id, check_done=redelivered,
                 precheck=self._dead_letter_denial(w) if w.dead_letter else prep.denial)))
+        if answered_checks:
+            for w, reply in zip(answered_checks, await pipe.execute()):
+                if reply:
+                    w.admission = Admission(Verdict.DONE, result_id=reply.decode())
         if candidates:
-            await self._gate.queue(pipe, [c for _, c in candidates], int(now // 60))
-        if not len(pipe):
-            return
-        replies = await pipe.execute(raise_on_error=False)
-        for w, reply in zip(answered_checks, replies):
-            if isinstance(reply, BaseException):
-                raise reply
-            if reply:
-                w.admission = Admission(Verdict.DONE, result_id=reply.decode())
-        if candidates:
-            for (w, _), admission in zip(candidates, Gate.parse(replies[-1])):
+            for (w, _), admission in zip(candidates, await self._gate.admit([c for _, c in candidates],
+                                                                         int(now // 60))):
                 if admission.verdict is Verdict.ERR:
                     log.error("admitting intent entry %s failed: %s", w.delivery.entry_id, admission.message)
                 w.admission = admission
@@ -235,25 +231,23 @@ class IntentProcessor:
             if w.settlement.result.reason == Reason.DEAD_LETTER:
                 self._queue_dead_letter(pipe, w)
             settling.append(w)
-        if settling:
-            await self._ledger.queue(pipe, [w.settlement for w in settling if w.settlement], int(now * 1000))
-        if not len(pipe):
-            return 0
-        replies = await pipe.execute(raise_on_error=False)
         acked = 0
-        for w, reply in zip(acks, replies):
-            if not isinstance(reply, BaseException):
-                acked += 1
-                self._spans.end(w.trace, "ACKNOWLEDGED")
+        if len(pipe):  # acknowledgements of answered entries and dead-letter copies, before settling
+            replies = await pipe.execute(raise_on_error=False)
+            for w, reply in zip(acks, replies):
+                if not isinstance(reply, BaseException):
+                    acked += 1
+                    self._spans.end(w.trace, "ACKNOWLEDGED")
         if not settling:
             return acked
-        outcomes = replies[-1]
-        if isinstance(outcomes, BaseException):
-            log.error("settling a batch of %d failed: %s", len(settling), outcomes)
+        try:
+            outcomes = await self._ledger.settle([w.settlement for w in settling if w.settlement], int(now * 1000))
+        except ResponseError as exc:
+            log.error("settling a batch of %d failed: %s", len(settling), exc)
             for w in settling:
-                self._spans.end(w.trace, "PENDING", error=outcomes)
+                self._spans.end(w.trace, "PENDING", error=exc)
             return acked
-        for w, (kind, detail) in zip(settling, Ledger.parse(outcomes)):
+        for w, (kind, detail) in zip(settling, outcomes):
             assert w.settlement is not None
             if kind == "ERR":
                 with self._spans.current(w.trace):

@@ -46,15 +46,23 @@ class Ledger:
         self._ttl = settings.idempotency_ttl_s
         self._history = settings.history_limit
 
+    async def settle(self, settlements: list[Settlement], now_ms: int) -> list[tuple[str, str]]:
+        """Settle every entry in one script call of its own (no pipeline: redis-py would first ask
+        Redis whether the script exists, a second round trip)."""
+        return self.parse(await self._call(None, settlements, now_ms))
+
     async def queue(self, pipe: Pipeline, settlements: list[Settlement], now_ms: int) -> None:
-        """Queue one script call settling every entry; its reply parses with ``parse``."""
+        """Queue the same call into ``pipe``; its reply parses with ``parse``."""
+        await self._call(pipe, settlements, now_ms)
+
+    async def _call(self, client: Pipeline | None, settlements: list[Settlement], now_ms: int) -> Any:
         k = self._keys
-        await self._scripts.settle(
+        return await self._scripts.settle(
             keys=[k.result_stream, k.reserved, k.risk_positions, k.positions_index, k.inflight, k.counters, k.trades,
                   k.orders_recent, k.marks, k.intent_stream],
             args=[k.order(""), k.entry_done(""), k.position(""), self._maxlen, self._ttl, self._history, k.group,
                   now_ms, *(part for s in settlements for part in s.encode())],
-            client=pipe,
+            client=client,
         )
 
     @staticmethod
