@@ -12,7 +12,6 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from redis.asyncio.client import Pipeline
 
 from app.bus.keys import Keys
 from app.risk.checks import Denial, Limits
@@ -69,28 +68,18 @@ class Gate:
         self._ttl = ttl_s
 
     async def admit(self, candidates: list[Candidate], minute: int) -> list[Admission]:
-        """Admit ``candidates`` in order, in one script call of its own (no pipeline: redis-py would
-        first ask Redis whether the script exists, a second round trip)."""
-        return self.parse(await self._call(None, candidates, minute))
-
-    async def queue(self, pipe: Pipeline, candidates: list[Candidate], minute: int) -> None:
-        """Queue the same call into ``pipe``; its reply parses with ``parse``."""
-        await self._call(pipe, candidates, minute)
-
-    async def _call(self, client: Pipeline | None, candidates: list[Candidate], minute: int) -> Any:
+        """Admit ``candidates`` in order, in one script call (not in a pipeline: redis-py would first
+        ask Redis whether the script exists, a second round trip)."""
         k, lim = self._keys, self._limits
-        return await self._scripts.gate(
+        reply = await self._scripts.gate(
             keys=[k.trading_state, k.reserved, k.risk_positions, k.marks, k.order_rate(minute), k.inflight],
             args=[k.order(""), k.entry_done(""), k.client_order(""), repr(lim.max_position_usd),
                   repr(lim.max_total_exposure_usd), lim.max_orders_per_minute, self._ttl,
-                  *(c.encode() for c in candidates)],
-            client=client,
-        )
+                  *(c.encode() for c in candidates)])
+        return self.parse(reply)
 
     @staticmethod
     def parse(reply: Any) -> list[Admission]:
-        if isinstance(reply, BaseException):
-            raise reply
         return [_admission(item) for item in reply]
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from redis.asyncio.client import Pipeline
 
 from app.bus.keys import Keys
 from app.config import Settings
@@ -47,27 +46,17 @@ class Ledger:
         self._history = settings.history_limit
 
     async def settle(self, settlements: list[Settlement], now_ms: int) -> list[tuple[str, str]]:
-        """Settle every entry in one script call of its own (no pipeline: redis-py would first ask
-        Redis whether the script exists, a second round trip)."""
-        return self.parse(await self._call(None, settlements, now_ms))
-
-    async def queue(self, pipe: Pipeline, settlements: list[Settlement], now_ms: int) -> None:
-        """Queue the same call into ``pipe``; its reply parses with ``parse``."""
-        await self._call(pipe, settlements, now_ms)
-
-    async def _call(self, client: Pipeline | None, settlements: list[Settlement], now_ms: int) -> Any:
+        """Settle every entry in one script call (not in a pipeline: redis-py would first ask Redis
+        whether the script exists, a second round trip). Per entry: (OK | DONE | ERR, detail)."""
         k = self._keys
-        return await self._scripts.settle(
+        reply = await self._scripts.settle(
             keys=[k.result_stream, k.reserved, k.risk_positions, k.positions_index, k.inflight, k.counters, k.trades,
                   k.orders_recent, k.marks, k.intent_stream],
             args=[k.order(""), k.entry_done(""), k.position(""), self._maxlen, self._ttl, self._history, k.group,
-                  now_ms, *(part for s in settlements for part in s.encode())],
-            client=client,
-        )
+                  now_ms, *(part for s in settlements for part in s.encode())])
+        return self.parse(reply)
 
     @staticmethod
     def parse(reply: Any) -> list[tuple[str, str]]:
         """Per entry: (``OK`` | ``DONE``, result entry id)."""
-        if isinstance(reply, BaseException):
-            raise reply
         return [tuple(p.decode() if isinstance(p, bytes) else p for p in item) for item in reply]  # type: ignore[misc]

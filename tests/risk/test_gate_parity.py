@@ -2,7 +2,7 @@
 
 Hypothesis generates a book (trading state, the symbol's position and reservation, other symbols'
 positions, reservations and marks, this minute's order count), an order and limits. The book is
-written into the real Redis keys the gate reads, gate.lua runs through Gate.queue in a pipeline, and
+written into the real Redis keys the gate reads, gate.lua runs through Gate.admit, and
 evaluate_book sees the same numbers: verdict, reason and message must agree, and an admitted order
 must reserve exactly its delta. Quantities and prices lie on grids so limits are often hit exactly.
 """
@@ -154,11 +154,9 @@ async def test_gate_lua_agrees_with_evaluate_book(aredis: aioredis.Redis, settin
     n = next(_ids)
     intent_id, coid = f"parity-{n}", f"ex-parity-{n}"
 
-    pipe = aredis.pipeline(transaction=False)
-    await gate.queue(pipe, [Candidate(intent_id=intent_id, entry_id=f"{n}-0", symbol=SYMBOL, delta_qty=case.delta,
-                                      price=case.price, reduce_only=case.reduce_only, client_order_id=coid,
-                                      precheck=None, check_done=False)], MINUTE)
-    [admission] = Gate.parse((await pipe.execute())[0])
+    [admission] = await gate.admit([Candidate(intent_id=intent_id, entry_id=f"{n}-0", symbol=SYMBOL,
+                                              delta_qty=case.delta, price=case.price, reduce_only=case.reduce_only,
+                                              client_order_id=coid, precheck=None, check_done=False)], MINUTE)
     expected = evaluate_book(SYMBOL, case.delta, case.price, case.reduce_only, case.book(), case.limits)
     event(expected.reason.value if expected else "ADMITTED")
 

@@ -23,12 +23,10 @@ class Admit:
 
     async def __call__(self, intent_id: str = "i-1", entry_id: str = "1-0", delta: float = 0.005,
                        precheck: Denial | None = None, check_done: bool = False) -> Admission:
-        pipe = self.redis.pipeline(transaction=False)
-        await self.gate.queue(pipe, [Candidate(intent_id=intent_id, entry_id=entry_id, symbol="BTCUSDT",
-                                               delta_qty=delta, price=100_000.0, reduce_only=False,
-                                               client_order_id=f"ex-{intent_id}", precheck=precheck,
-                                               check_done=check_done)], minute=1)
-        [admission] = Gate.parse((await pipe.execute())[0])
+        [admission] = await self.gate.admit([Candidate(intent_id=intent_id, entry_id=entry_id, symbol="BTCUSDT",
+                                                       delta_qty=delta, price=100_000.0, reduce_only=False,
+                                                       client_order_id=f"ex-{intent_id}", precheck=precheck,
+                                                       check_done=check_done)], minute=1)
         return admission
 
 

@@ -38,10 +38,7 @@ class Book:
         signed = qty if side == "BUY" else -qty
         settlement = Settlement(result, "filled", record_order=True, release_qty=release, fill_qty=signed,
                                 fill_price=price, trade={"symbol": symbol, "quantity": qty, "price": price})
-        pipe = self.redis.pipeline(transaction=False)
-        await self.ledger.queue(pipe, [settlement], now_ms=1_767_225_600_000)
-        (reply,) = await pipe.execute()
-        [outcome] = Ledger.parse(reply)
+        [outcome] = await self.ledger.settle([settlement], now_ms=1_767_225_600_000)
         return outcome
 
     async def position(self, symbol: str = BTC) -> dict[str, float]:
