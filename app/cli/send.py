@@ -18,10 +18,10 @@ import uuid
 from typing import Any
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import TracerProvider
 
 from app.cli.common import client, result_data, text
 from app.config import Settings, load_settings
+from app.telemetry.tracer import LightTracerProvider
 from app.telemetry.tracing import Tracing, provider_from_env
 
 EXIT_MISMATCH, EXIT_TIMEOUT = 1, 3
@@ -68,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
 
 def producer_tracing(env: dict[str, str] | None = None) -> Tracing:
     """Exporting as OTEL_* says (service name ``execution-cli`` unless OTEL_SERVICE_NAME is set), else
-    an SDK provider with no exporter, so the intent still starts a trace (OTEL_SDK_DISABLED=true: none)."""
+    a provider with no exporter, so the intent still starts a trace (OTEL_SDK_DISABLED=true: none)."""
     env = {**(os.environ if env is None else env)}
     env.setdefault("OTEL_SERVICE_NAME", CLI_SERVICE_NAME)
     provider = provider_from_env(env)
-    return Tracing(provider or TracerProvider(resource=Resource.create({SERVICE_NAME: env["OTEL_SERVICE_NAME"]})))
+    return Tracing(provider or LightTracerProvider(Resource.create({SERVICE_NAME: env["OTEL_SERVICE_NAME"]})))
 
 
 async def publish(redis: Any, settings: Settings, intent: dict[str, Any], tracing: Tracing) -> str:

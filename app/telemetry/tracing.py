@@ -1,7 +1,8 @@
 """Traces across the intent stream: producer -> ``process trade.intent`` -> children -> result producer.
 
-The tracer provider comes from the standard OTEL_* variables (``provider_from_env``). With no exporter
-configured there is no SDK provider at all: ``Tracing(None)`` uses the API's no-op tracer, which
+The tracer provider comes from the standard OTEL_* variables (``provider_from_env``): the lean one
+of app/telemetry/tracer.py, exporting through app/telemetry/otlp.py. With no exporter configured
+there is no provider at all: ``Tracing(None)`` uses the API's no-op tracer, which
 still carries an incoming ``traceparent`` through to the result entry, so a disabled replica does
 not break a trace that passes through it. The provider is always passed in explicitly (never the
 global one), so tests can use an InMemorySpanExporter and a process can hold several.
@@ -19,7 +20,7 @@ from typing import Any, Iterator, Mapping
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -28,6 +29,7 @@ from opentelemetry.util.re import parse_env_headers
 from app import SERVICE_NAME as DEFAULT_SERVICE_NAME
 from app import __version__
 from app.bus.codec import text
+from app.telemetry.tracer import LightTracer, LightTracerProvider
 
 TRACER_NAME = "app.execution"
 CARRIER_FIELDS = ("traceparent", "tracestate")
@@ -36,6 +38,11 @@ EXCHANGE_ENDPOINT = "exchange.endpoint"
 EXCHANGE_OUTCOME = "exchange.outcome"
 _EXPORTERS = ("otlp", "console")
 _PROPAGATOR = TraceContextTextMapPropagator()
+_SAMPLERS = {"always_on": lambda _: sampling.ALWAYS_ON, "always_off": lambda _: sampling.ALWAYS_OFF,
+             "traceidratio": sampling.TraceIdRatioBased,
+             "parentbased_always_on": lambda _: sampling.ParentBased(sampling.ALWAYS_ON),
+             "parentbased_always_off": lambda _: sampling.ParentBased(sampling.ALWAYS_OFF),
+             "parentbased_traceidratio": sampling.ParentBasedTraceIdRatio}
 
 
 class TracingConfigError(ValueError):
@@ -50,7 +57,7 @@ class Tracing:
     context managers, which make the span current for the block and end it (recording an exception).
     """
 
-    def __init__(self, provider: TracerProvider | None = None) -> None:
+    def __init__(self, provider: LightTracerProvider | None = None) -> None:
         self.provider = provider
         self._tracer = provider.get_tracer(TRACER_NAME, __version__) if provider else trace.NoOpTracer()
 
@@ -77,6 +84,8 @@ class Tracing:
     def start_span(self, name: str, kind: SpanKind = SpanKind.INTERNAL,
                    attributes: Mapping[str, Any] | None = None, *, parent: Span | None = None) -> Span:
         """A child of ``parent`` (default: the current span): ``risk evaluate``, ``state write``…"""
+        if parent is not None and isinstance(self._tracer, LightTracer):
+            return self._tracer.start_child(name, parent, kind, attributes)
         return self._tracer.start_span(name, context=_context(parent), kind=kind, attributes=attributes)
 
     def start_exchange(self, endpoint: str, attributes: Mapping[str, Any] | None = None, *,
@@ -155,12 +164,13 @@ def extract(fields: Mapping[Any, Any]) -> otel_context.Context:
 
 
 def provider_from_env(env: Mapping[str, str] | None = None, *,
-                      instance_id: str | None = None) -> TracerProvider | None:
-    """An SDK provider exporting as the OTEL_* variables say, or None when tracing is off.
+                      instance_id: str | None = None) -> LightTracerProvider | None:
+    """A provider exporting as the OTEL_* variables say, or None when tracing is off.
 
     Off when OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none, or no exporter is configured
     (neither OTEL_TRACES_EXPORTER nor an OTLP endpoint). Supported exporters: otlp (HTTP/protobuf)
-    and console. Sampler and batch settings (OTEL_TRACES_SAMPLER, OTEL_BSP_*) are read by the SDK.
+    and console; samplers: OTEL_TRACES_SAMPLER(_ARG) as the SDK names them. The SDK reads the
+    batch settings (OTEL_BSP_*) and OTEL_RESOURCE_ATTRIBUTES.
     """
     env = os.environ if env is None else env
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
@@ -180,11 +190,26 @@ def provider_from_env(env: Mapping[str, str] | None = None, *,
     attributes = {SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or DEFAULT_SERVICE_NAME, SERVICE_VERSION: __version__}
     if instance_id:
         attributes[SERVICE_INSTANCE_ID] = instance_id
-    provider = TracerProvider(resource=Resource.create(attributes))
+    provider = LightTracerProvider(Resource.create(attributes), sampler_from_env(env))
     for name in names:
         exporter = _otlp_exporter(env, endpoint) if name == "otlp" else ConsoleSpanExporter()
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
+
+
+def sampler_from_env(env: Mapping[str, str]) -> sampling.Sampler:
+    """OTEL_TRACES_SAMPLER (default parentbased_always_on) and its ratio in OTEL_TRACES_SAMPLER_ARG."""
+    name = env.get("OTEL_TRACES_SAMPLER", "").strip().lower() or "parentbased_always_on"
+    if name not in _SAMPLERS:
+        raise TracingConfigError(f"OTEL_TRACES_SAMPLER: unsupported sampler {name!r}; use {', '.join(_SAMPLERS)}")
+    argument = env.get("OTEL_TRACES_SAMPLER_ARG", "").strip() or "1.0"
+    try:
+        ratio = float(argument)
+        if not 0.0 <= ratio <= 1.0:
+            raise ValueError(argument)
+    except ValueError:
+        raise TracingConfigError(f"OTEL_TRACES_SAMPLER_ARG: {argument!r} is not a ratio from 0 to 1") from None
+    return _SAMPLERS[name](ratio)
 
 
 def tracing_from_env(env: Mapping[str, str] | None = None, *, instance_id: str | None = None) -> Tracing:
@@ -206,14 +231,14 @@ def _otlp_exporter(env: Mapping[str, str], endpoint: str | None) -> SpanExporter
     if protocol != "http/protobuf":
         raise TracingConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not supported; "
                                  "use http/protobuf (the collector's port 4318)")
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from app.telemetry.otlp import OTLPSpanExporter
 
     headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or ""
     return OTLPSpanExporter(endpoint=endpoint or DEFAULT_OTLP_TRACES_ENDPOINT,
                             headers=parse_env_headers(headers, liberal=True) or None)
 
 
-def instrument_app(app: Any, provider: TracerProvider | None) -> None:
+def instrument_app(app: Any, provider: trace.TracerProvider | None) -> None:
     """SERVER spans for API requests, except the probes and scrapes (/livez, /readyz, /metrics)."""
     if provider is None:
         return

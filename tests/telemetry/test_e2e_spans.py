@@ -17,7 +17,6 @@ import pytest
 import redis as sync_redis
 import redis.asyncio as aioredis
 from opentelemetry import trace
-from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -26,6 +25,7 @@ from app.bus.consumer import StreamConsumer
 from app.cli.send import publish as cli_publish
 from app.execution.service import IntentProcessor
 from app.telemetry.logging import JsonFormatter
+from app.telemetry.tracer import LightSpan
 from app.telemetry.tracing import EXCHANGE_ENDPOINT, EXCHANGE_OUTCOME, Tracing, extract
 from tests.execution.conftest import Harness, build
 from tests.execution.test_recovery import Wrapped
@@ -244,21 +244,21 @@ async def test_logs_of_an_intent_carry_its_trace_and_a_resumed_intent_continues_
 
 
 @pytest.fixture
-def sdk_spans_made(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts every SDK span object constructed while the test runs."""
+def spans_made(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts every span object constructed while the test runs."""
     made = [0]
-    init = sdk_trace.Span.__init__
+    init = LightSpan.__init__
 
     def counting(self: Any, *args: Any, **kwargs: Any) -> None:
         made[0] += 1
         init(self, *args, **kwargs)
 
-    monkeypatch.setattr(sdk_trace.Span, "__init__", counting)
+    monkeypatch.setattr(LightSpan, "__init__", counting)
     return made
 
 
-async def test_tracing_off_makes_no_sdk_spans_and_passes_the_producer_context_on(
-        traced: Traced, tracing: Tracing, sdk_spans_made: list[int]) -> None:
+async def test_tracing_off_makes_no_spans_and_passes_the_producer_context_on(
+        traced: Traced, tracing: Tracing, spans_made: list[int]) -> None:
     producer_ids = {}
     for i in range(20):
         with tracing.producer_span("trade.intent"):
@@ -269,11 +269,11 @@ async def test_tracing_off_makes_no_sdk_spans_and_passes_the_producer_context_on
     invalid_carrier = dict(carrier)
     invalid = publish_raw(traced.h.sync, {"data": "{oops", **invalid_carrier})
     [bare] = publish(traced.h.sync, intent())
-    made_by_producers = sdk_spans_made[0]
+    made_by_producers = spans_made[0]
     assert made_by_producers == 20
 
     await traced.h.consumer().burst()  # the tests/execution processor: no tracing given, tracing off
-    assert sdk_spans_made[0] == made_by_producers
+    assert spans_made[0] == made_by_producers
 
     entries = traced.result_entries()
     for entry_id, carrier in {**producer_ids, invalid: invalid_carrier}.items():
@@ -283,7 +283,7 @@ async def test_tracing_off_makes_no_sdk_spans_and_passes_the_producer_context_on
     # The same backlog shape with tracing on: spans are made (the counter works).
     publish(traced.h.sync, intent())
     await traced.consumer().burst()
-    assert sdk_spans_made[0] == made_by_producers + 5
+    assert spans_made[0] == made_by_producers + 5
 
 
 async def test_with_tracing_off_log_lines_carry_the_producer_ids(

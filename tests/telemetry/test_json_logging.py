@@ -8,11 +8,12 @@ import logging
 from typing import Iterator
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+
 from pydantic import SecretStr
 
 from app.config import load_settings
 from app.telemetry.logging import REDACTED, settings_secrets, setup_logging
+from app.telemetry.tracer import LightTracerProvider
 from app.telemetry.tracing import Tracing
 
 API_SECRET = 's3cr3t-"Binance"\\ApiSecret-0123456789'
@@ -61,7 +62,7 @@ def test_each_record_is_one_json_object_with_extras(output: io.StringIO) -> None
 
 def test_current_span_ids_are_on_the_line(output: io.StringIO) -> None:
     setup_logging("DEBUG", stream=output)
-    tracing = Tracing(TracerProvider())
+    tracing = Tracing(LightTracerProvider())
     with tracing.span("risk evaluate") as span:
         logging.getLogger("app.risk").debug("checked")
     (line,) = lines(output)

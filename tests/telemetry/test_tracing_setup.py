@@ -5,10 +5,11 @@ from __future__ import annotations
 import httpx
 import pytest
 from fastapi import FastAPI
-from opentelemetry.sdk.trace import TracerProvider
+
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from app.telemetry.tracer import LightTracerProvider
 from app.telemetry.tracing import (
     TracingConfigError,
     instrument_app,
@@ -98,7 +99,7 @@ def test_receiver_rejects_what_a_collector_would_reject() -> None:
 
 async def test_api_requests_are_traced_except_probes_and_scrapes() -> None:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = LightTracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     app = FastAPI()
     for path in ("/livez", "/readyz", "/metrics", "/orders"):

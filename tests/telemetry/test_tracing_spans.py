@@ -6,11 +6,12 @@ from typing import Iterator
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from app.telemetry.tracer import LightTracerProvider
 from app.telemetry.tracing import EXCHANGE_ENDPOINT, EXCHANGE_OUTCOME, Tracing, extract
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -23,7 +24,7 @@ def exporter() -> InMemorySpanExporter:
 
 @pytest.fixture
 def tracing(exporter: InMemorySpanExporter) -> Iterator[Tracing]:
-    provider = TracerProvider()
+    provider = LightTracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracing = Tracing(provider)
     yield tracing
@@ -141,7 +142,7 @@ def test_disabled_tracing_records_nothing_but_passes_the_context_through() -> No
 
 def test_shutdown_flushes_batched_spans() -> None:
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
+    provider = LightTracerProvider()
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
     tracing = Tracing(provider)
     run_intent(tracing, {})
