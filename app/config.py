@@ -89,7 +89,7 @@ class Settings(BaseSettings):
 
     read_batch_size: int = Field(100, ge=1, le=1000)
     read_block_ms: int = Field(1000, ge=1, le=4000)
-    batch_concurrency: int = Field(2, ge=1, le=16)
+    batch_concurrency: int = Field(4, ge=1, le=16)
     claim_min_idle_ms: int = Field(30_000, ge=100)
     claim_interval_s: float = Field(5.0, gt=0)
     pending_retry_s: float = Field(1.0, gt=0)

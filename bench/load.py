@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import statistics
 import time
@@ -55,6 +56,8 @@ async def open_loop_latency(url: str, rate: float, duration_s: float) -> Latency
     """Send on a fixed schedule (not waiting for results) and time each intent to its result."""
     producer = aioredis.Redis.from_url(url)
     reader = aioredis.Redis.from_url(url)
+    await producer.ping()  # connect first: a handshake is not the consumer's latency
+    await reader.ping()
     sent_at: dict[str, float] = {}
     latencies: list[float] = []
     total = int(rate * duration_s)
@@ -74,6 +77,7 @@ async def open_loop_latency(url: str, rate: float, duration_s: float) -> Latency
                         latencies.append((now - sent) * 1000)
 
     reading = asyncio.create_task(read())
+    gc.disable()  # the harness's own collections would show up as the consumer's latency
     start = time.perf_counter()
     for i in range(total):
         due = start + i / rate
@@ -84,6 +88,7 @@ async def open_loop_latency(url: str, rate: float, duration_s: float) -> Latency
         sent_at[intent["intent_id"]] = time.perf_counter()  # type: ignore[index]
         await producer.xadd(INTENTS, {"data": json.dumps(intent)})
     await reading
+    gc.enable()
     await producer.aclose()
     await reader.aclose()
     q = statistics.quantiles(latencies, n=1000, method="inclusive")
