@@ -23,9 +23,11 @@ _FIXED64 = struct.Struct("<Q").pack
 _FIXED32 = struct.Struct("<I").pack
 _DOUBLE = struct.Struct("<d").pack
 _HAS_IS_REMOTE, _IS_REMOTE = 0x100, 0x200
-# Encoded attribute keys and span names repeat for every span: remembered, up to a bound.
-_CACHE_LIMIT = 4096
-_keys: dict[str, bytes] = {}
+# Span names and most attributes (``messaging.system=redis``, ``risk.verdict=OK``) repeat in every
+# trace: their encodings are remembered, up to a bound, per key until it shows many distinct values
+# (ids, which never repeat).
+_CACHE_LIMIT, _VALUES_PER_KEY = 4096, 64
+_pairs: dict[tuple[bytes, str], dict[str, bytes] | None] = {}
 _names: dict[str, bytes] = {}
 
 
@@ -70,19 +72,30 @@ def _value(value: Any) -> bytes:
 
 def _key_value(key: str, value: Any) -> bytes:
     """A ``KeyValue`` message body."""
-    encoded = _keys.get(key)
+    return _field(b"\x0a", key.encode()) + _field(b"\x12", _value(value))
+
+
+def _attribute(tag: bytes, key: str, value: Any) -> bytes:
+    """One attribute as the field ``tag`` of its message, from the cache when it repeats."""
+    values = _pairs.get((tag, key), {})
+    if values is None or type(value) is not str:  # a key of ids, or a value that is not hashable text
+        return _field(tag, _key_value(key, value))
+    encoded = values.get(value)
     if encoded is None:
-        encoded = _field(b"\x0a", key.encode())
-        if len(_keys) < _CACHE_LIMIT:
-            _keys[key] = encoded
-    return encoded + _field(b"\x12", _value(value))
+        encoded = _field(tag, _key_value(key, value))
+        if len(values) >= _VALUES_PER_KEY:
+            _pairs[tag, key] = None
+        elif len(_pairs) < _CACHE_LIMIT:
+            values[value] = encoded
+            _pairs[tag, key] = values
+    return encoded
 
 
 def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> list[bytes]:
     out = []
     for key, value in (attributes or {}).items():
         try:
-            out.append(_field(tag, _key_value(key, value)))
+            out.append(_attribute(tag, key, value))
         except TypeError as exc:
             log.warning("span attribute %s not exported: %s", key, exc)
     return out
@@ -141,38 +154,66 @@ def encode_span(span: Any) -> bytes:
     return b"".join(parts)
 
 
-def encode_spans(spans: Sequence[Any]) -> bytes:
-    """A serialized ``ExportTraceServiceRequest``: spans grouped by resource, then by scope."""
-    groups: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
-    for span in spans:
+class SpanBuffer:
+    """Encoded spans grouped by resource, then scope, as ``ExportTraceServiceRequest`` nests them."""
+
+    def __init__(self) -> None:
+        self._groups: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
+        self.count = 0
+
+    def add(self, span: Any) -> None:
         resource, scope = span.resource, span.instrumentation_scope
-        scopes = groups.setdefault(id(resource), (resource, {}))[1]
-        scopes.setdefault(id(scope), (scope, []))[1].append(_field(b"\x12", encode_span(span)))
-    out = []
-    for resource, scopes in groups.values():
-        body = [_field(b"\x0a", b"".join(_attributes(b"\x0a", resource.attributes)))]
-        for scope, encoded in scopes.values():
-            scope_body = b""
-            if scope is not None:
-                scope_body = ((_field(b"\x0a", scope.name.encode()) if scope.name else b"")
-                              + (_field(b"\x12", scope.version.encode()) if scope.version else b"")
-                              + b"".join(_attributes(b"\x1a", scope.attributes)))
-            schema = scope.schema_url if scope is not None else None
-            scope_body = _field(b"\x0a", scope_body)
-            body.append(_field(b"\x12", scope_body + b"".join(encoded)
-                               + (_field(b"\x1a", schema.encode()) if schema else b"")))
-        if resource.schema_url:
-            body.append(_field(b"\x1a", resource.schema_url.encode()))
-        out.append(_field(b"\x0a", b"".join(body)))
-    return b"".join(out)
+        group = self._groups.get(id(resource))
+        if group is None:
+            group = self._groups[id(resource)] = (resource, {})
+        spans = group[1].get(id(scope))
+        if spans is None:
+            spans = group[1][id(scope)] = (scope, [])
+        spans[1].append(_field(b"\x12", encode_span(span)))
+        self.count += 1
+
+    def request(self) -> bytes:
+        """The serialized ``ExportTraceServiceRequest`` of every span added."""
+        out = []
+        for resource, scopes in self._groups.values():
+            body = [_field(b"\x0a", b"".join(_attributes(b"\x0a", resource.attributes)))]
+            for scope, encoded in scopes.values():
+                body.append(_field(b"\x12", _scope(scope) + b"".join(encoded)))
+            if resource.schema_url:
+                body.append(_field(b"\x1a", resource.schema_url.encode()))
+            out.append(_field(b"\x0a", b"".join(body)))
+        return b"".join(out)
+
+
+def _scope(scope: Any) -> bytes:
+    """A ``ScopeSpans``' scope field (empty when there is none); its schema URL goes after the spans,
+    but field order does not matter to a protobuf parser."""
+    if scope is None:
+        return b"\x0a\x00"
+    body = ((_field(b"\x0a", scope.name.encode()) if scope.name else b"")
+            + (_field(b"\x12", scope.version.encode()) if scope.version else b"")
+            + b"".join(_attributes(b"\x1a", scope.attributes)))
+    return _field(b"\x0a", body) + (_field(b"\x1a", scope.schema_url.encode()) if scope.schema_url else b"")
+
+
+def encode_spans(spans: Sequence[Any]) -> bytes:
+    """A serialized ``ExportTraceServiceRequest`` of ``spans``."""
+    buffer = SpanBuffer()
+    for span in spans:
+        buffer.add(span)
+    return buffer.request()
 
 
 class OTLPSpanExporter(SdkOTLPSpanExporter):
     """The SDK's OTLP/HTTP exporter (configuration, transport, retries) with the encoder above."""
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
+        return self.send(encode_spans(spans), len(spans))
+
+    def send(self, request: bytes, count: int) -> SpanExportResult:
+        """POST one encoded request (retrying as the SDK does); ``count`` spans are in it."""
         if self._shutdown:
-            log.warning("span exporter already shut down; %d spans dropped", len(spans))
+            log.warning("span exporter already shut down; %d spans dropped", count)
             return SpanExportResult.FAILURE
-        outcome = self._client.export(encode_spans(spans))
+        outcome = self._client.export(request)
         return SpanExportResult.SUCCESS if outcome.success else SpanExportResult.FAILURE

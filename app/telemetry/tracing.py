@@ -20,8 +20,8 @@ from typing import Any, Iterator, Mapping
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_INSTANCE_ID, SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import sampling
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace import SpanProcessor, sampling
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.re import parse_env_headers
@@ -29,6 +29,8 @@ from opentelemetry.util.re import parse_env_headers
 from app import SERVICE_NAME as DEFAULT_SERVICE_NAME
 from app import __version__
 from app.bus.codec import text
+from app.telemetry.export import BatchConfig, BatchConfigError, EncodingBatchProcessor
+from app.telemetry.otlp import OTLPSpanExporter
 from app.telemetry.tracer import LightTracer, LightTracerProvider
 
 TRACER_NAME = "app.execution"
@@ -169,8 +171,8 @@ def provider_from_env(env: Mapping[str, str] | None = None, *,
 
     Off when OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none, or no exporter is configured
     (neither OTEL_TRACES_EXPORTER nor an OTLP endpoint). Supported exporters: otlp (HTTP/protobuf)
-    and console; samplers: OTEL_TRACES_SAMPLER(_ARG) as the SDK names them. The SDK reads the
-    batch settings (OTEL_BSP_*) and OTEL_RESOURCE_ATTRIBUTES.
+    and console; samplers: OTEL_TRACES_SAMPLER(_ARG) as the SDK names them; batching: OTEL_BSP_*
+    (app/telemetry/export.py). The SDK reads OTEL_RESOURCE_ATTRIBUTES.
     """
     env = os.environ if env is None else env
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
@@ -192,9 +194,18 @@ def provider_from_env(env: Mapping[str, str] | None = None, *,
         attributes[SERVICE_INSTANCE_ID] = instance_id
     provider = LightTracerProvider(Resource.create(attributes), sampler_from_env(env))
     for name in names:
-        exporter = _otlp_exporter(env, endpoint) if name == "otlp" else ConsoleSpanExporter()
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        provider.add_span_processor(_processor(name, env, endpoint))
     return provider
+
+
+def _processor(name: str, env: Mapping[str, str], endpoint: str | None) -> SpanProcessor:
+    if name == "console":
+        return BatchSpanProcessor(ConsoleSpanExporter())
+    try:
+        config = BatchConfig.from_env(env)
+    except BatchConfigError as exc:
+        raise TracingConfigError(str(exc)) from None
+    return EncodingBatchProcessor(_otlp_exporter(env, endpoint), config)
 
 
 def sampler_from_env(env: Mapping[str, str]) -> sampling.Sampler:
@@ -225,14 +236,12 @@ def otlp_traces_endpoint(env: Mapping[str, str]) -> str | None:
     return f"{base.rstrip('/')}/v1/traces" if base else None
 
 
-def _otlp_exporter(env: Mapping[str, str], endpoint: str | None) -> SpanExporter:
+def _otlp_exporter(env: Mapping[str, str], endpoint: str | None) -> OTLPSpanExporter:
     protocol = (env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
                 or "http/protobuf").strip()
     if protocol != "http/protobuf":
         raise TracingConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not supported; "
                                  "use http/protobuf (the collector's port 4318)")
-    from app.telemetry.otlp import OTLPSpanExporter
-
     headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or ""
     return OTLPSpanExporter(endpoint=endpoint or DEFAULT_OTLP_TRACES_ENDPOINT,
                             headers=parse_env_headers(headers, liberal=True) or None)

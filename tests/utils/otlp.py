@@ -73,6 +73,8 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self.headers: list[dict[str, str]] = []
+        self.batches: list[int] = []  # spans per accepted request
+        self.reject_with: int | None = None  # answer every request with this status (a collector refusing)
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-receiver", daemon=True)
@@ -92,6 +94,8 @@ class OtlpReceiver:
                     return self._reply(404, b"")
                 if self.headers.get("Content-Type") != "application/x-protobuf":
                     return self._reply(415, b"")
+                if receiver.reject_with is not None:
+                    return self._reply(receiver.reject_with, b"")
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 receiver._add(decode(body), dict(self.headers))
@@ -112,6 +116,7 @@ class OtlpReceiver:
     def _add(self, spans: list[ReceivedSpan], headers: dict[str, str]) -> None:
         with self._changed:
             self.headers.append({k.lower(): v for k, v in headers.items()})
+            self.batches.append(len(spans))
             self.spans.extend(spans)
             self._changed.notify_all()
 
