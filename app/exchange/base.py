@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Sequence
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 from app.exchange.filters import SymbolRules
 from app.models.result import Reason, Status
@@ -113,3 +113,32 @@ class ExchangeAdapter(ABC):
 
     def ready(self) -> bool:
         return self.health().status is not Health.DOWN
+
+
+@dataclass(frozen=True, slots=True)
+class StagedOrder:
+    """An order a Redis-scripted venue has priced and encoded for its Lua booking function."""
+
+    request: OrderRequest
+    payload: bytes
+    priced: Any  # the venue's own pricing, for the report once booked
+
+
+@runtime_checkable
+class GateBookedVenue(Protocol):
+    """A venue whose book lives in Redis (PAPER): its orders are booked by a Lua function that the
+    admission gate's script runs for each intent it admits, so admission and booking are one atomic
+    step and one round trip (app/state/lua/main_gate_paper.lua)."""
+
+    async def stage(self, request: OrderRequest) -> ExecutionReport | StagedOrder:
+        """The order priced and encoded for booking, or the venue's answer when none is needed
+        (a filter rejection, a LIMIT order that would rest)."""
+
+    def script_keys(self) -> list[str]:
+        """KEYS of the booking function (make_paper's K)."""
+
+    def script_args(self) -> list[Any]:
+        """ARGV of the booking function (make_paper's A), as of now."""
+
+    def booked(self, staged: StagedOrder, reply: Any, elapsed_s: float) -> ExecutionReport | BaseException:
+        """The report for the script's reply to one staged order."""

@@ -1,8 +1,9 @@
 """The PAPER venue: fills priced like the exchange, a wallet in Redis shared by every replica.
 
 Orders are filtered with the same code as the Binance adapter, priced by app/exchange/fills.py and
-booked atomically by paper_fill.lua (margin, balance, one order per client order id). A batch of
-orders costs one Redis round trip.
+booked atomically by paper_fill.lua (margin, balance, one order per client order id). It is a
+GateBookedVenue: the pipeline books a batch's orders inside the admission gate's script call, so
+admitting and filling cost one Redis round trip together.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import time
 from decimal import Decimal
 from importlib import resources
-from typing import Sequence
+from typing import Any, Sequence
 
 import orjson
 import redis.asyncio as aioredis
@@ -19,7 +20,7 @@ import redis.asyncio as aioredis
 from app.bus.codec import text
 from app.config import Market, Settings
 from app.bus.keys import Keys
-from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote
+from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote, StagedOrder
 from app.exchange.fills import SimulatedFill, simulate
 from app.exchange.filters import SymbolRules, check_order, rules_from_exchange_info
 from app.exchange.pricing import PriceSource
@@ -79,29 +80,39 @@ class PaperExchange(ExchangeAdapter):
         return report
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:
+        """Orders sent outside the gate (a redelivered intent whose order was not found): one script call."""
         started = time.perf_counter()
-        reports: list[ExecutionReport | BaseException | None] = [None] * len(requests)
-        queued: list[tuple[int, SimulatedFill]] = []
-        for i, req in enumerate(requests):
-            outcome = await self._match(req)
-            if isinstance(outcome, ExecutionReport):
-                reports[i] = outcome
-            else:
-                queued.append((i, outcome))
-        if queued:
+        outcomes = [await self.stage(req) for req in requests]
+        staged = [o for o in outcomes if isinstance(o, StagedOrder)]
+        replies: list[Any] = []
+        if staged:
             try:
                 replies = await self._scripts.paper_fill(
-                    keys=[self._keys.paper_wallet, self._keys.paper_order_seq],
-                    args=[self._keys.paper_order(""), self._market.value, self._settings.paper_balance_usd,
-                          int(time.time() * 1000), *(self._encode(requests[i], fill) for i, fill in queued)])
+                    keys=self.script_keys(), args=[*self.script_args(), *(o.payload for o in staged)])
             except Exception as exc:  # Redis gone mid-call: these orders' outcomes are unknown
-                replies = [OutcomeUnknown(f"PAPER venue unreachable: {type(exc).__name__}")] * len(queued)
-            for (i, fill), reply in zip(queued, replies):
-                reports[i] = _booked_reply(reply, fill, requests[i], self._fee_asset(requests[i]))
+                replies = [OutcomeUnknown(f"PAPER venue unreachable: {type(exc).__name__}")] * len(staged)
+        booked = iter(replies)
         elapsed = time.perf_counter() - started
-        for report in reports:
-            self._metrics.exchange_latency.labels(ORDER_ENDPOINT, _outcome(report)).observe(elapsed)
-        return reports  # type: ignore[return-value]
+        return [self.booked(o, next(booked), elapsed) if isinstance(o, StagedOrder) else o for o in outcomes]
+
+    async def stage(self, request: OrderRequest) -> ExecutionReport | StagedOrder:
+        outcome = await self._match(request)
+        if isinstance(outcome, ExecutionReport):
+            self._metrics.exchange_latency.labels(ORDER_ENDPOINT, _outcome(outcome)).observe(0.0)
+            return outcome
+        return StagedOrder(request, self._encode(request, outcome), outcome)
+
+    def script_keys(self) -> list[str]:
+        return [self._keys.paper_wallet, self._keys.paper_order_seq]
+
+    def script_args(self) -> list[Any]:
+        return [self._keys.paper_order(""), self._market.value, self._settings.paper_balance_usd,
+                int(time.time() * 1000)]
+
+    def booked(self, staged: StagedOrder, reply: Any, elapsed_s: float) -> ExecutionReport | BaseException:
+        report = _booked_reply(reply, staged.priced, staged.request, self._fee_asset(staged.request))
+        self._metrics.exchange_latency.labels(ORDER_ENDPOINT, _outcome(report)).observe(elapsed_s)
+        return report
 
     def _encode(self, req: OrderRequest, fill: SimulatedFill) -> bytes:
         signed = fill.quantity if req.side == "BUY" else -fill.quantity

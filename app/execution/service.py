@@ -1,7 +1,8 @@
 """The intent pipeline: a batch of stream entries in, exactly one result per entry out.
 
-Per batch, three Redis round trips: the admission gate for every intent, the venue (one pipeline
-for PAPER; concurrent requests for Binance), and settlement (result, state and XACK together).
+Per batch, three Redis round trips: the admission gate for every intent, the venue (concurrent
+requests for Binance), and settlement (result, state and XACK together). A venue whose book is in
+Redis (PAPER) books its orders inside the gate's script call: two round trips.
 An entry whose order outcome is unknown is left pending and resolved on redelivery. Each entry
 gets its own span tree (app/execution/spans.py) around those shared round trips.
 """
@@ -22,7 +23,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.bus.keys import Keys
 from app.config import Settings
-from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, Quote
+from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, OrderRequest, Quote, StagedOrder
 from app.execution import results
 from app.execution.prepare import Prepared, prepare
 from app.execution.spans import ORDER_CREATE, ORDER_QUERY, IntentTrace, PipelineSpans
@@ -60,6 +61,7 @@ class _Work:
     trace: IntentTrace
     prepared: Prepared | None = None
     admission: Admission | None = None
+    staged: StagedOrder | ExecutionReport | None = None  # a gate-booked venue's order, or its answer
     settlement: Settlement | None = None
     dead_letter: bool = False
     report: ExecutionReport | None = None
@@ -73,6 +75,7 @@ class IntentProcessor:
         self._redis = redis
         self._keys = keys
         self._exchange = exchange
+        self._booking = exchange if isinstance(exchange, GateBookedVenue) else None
         self._metrics = metrics
         self._limits = limits_from_settings(settings)
         self._gate = Gate(keys, scripts, self._limits, settings.idempotency_ttl_s)
@@ -118,6 +121,9 @@ class IntentProcessor:
                     self._spans.risk(w.trace, w.parsed.intent_id)
                     w.prepared = await prepare(w.parsed, self._exchange, self._limits,
                                                self._settings.binance_market, quotes, received)
+                    if self._booking is not None and w.prepared.request is not None \
+                            and w.prepared.denial is None and not w.dead_letter:
+                        w.staged = await self._booking.stage(w.prepared.request)
             await self._admit(works, received)
             await self._execute(works)
             return await self._settle(works, received)
@@ -155,13 +161,30 @@ class IntentProcessor:
             for w, reply in zip(answered_checks, await pipe.execute()):
                 if reply:
                     w.admission = Admission(Verdict.DONE, result_id=reply.decode())
-        if candidates:
-            for (w, _), admission in zip(candidates, await self._gate.admit([c for _, c in candidates],
-                                                                         int(now // 60))):
-                if admission.verdict is Verdict.ERR:
-                    log.error("admitting intent entry %s failed: %s", w.delivery.entry_id, admission.message)
-                w.admission = admission
-                self._spans.risk_done(w.trace, admission)
+        if not candidates:
+            return
+        orders = [w.staged.payload if isinstance(w.staged, StagedOrder) else b"" for w, _ in candidates]
+        started, started_ns = time.perf_counter(), time.time_ns()
+        if self._booking is not None and any(orders):
+            admissions, bookings = await self._gate.admit_and_book(
+                [c for _, c in candidates], int(now // 60), self._booking.script_keys(),
+                self._booking.script_args(), orders)
+        else:
+            admissions, bookings = await self._gate.admit([c for _, c in candidates], int(now // 60)), []
+        elapsed = time.perf_counter() - started
+        for i, ((w, _), admission) in enumerate(zip(candidates, admissions)):
+            if admission.verdict is Verdict.ERR:
+                log.error("admitting intent entry %s failed: %s", w.delivery.entry_id, admission.message)
+            w.admission = admission
+            self._spans.risk_done(w.trace, admission)
+            if admission.verdict is Verdict.OK and isinstance(w.staged, StagedOrder):
+                assert self._booking is not None
+                self._spans.exchange(w.trace, ORDER_CREATE, started_ns)
+                report = self._booking.booked(w.staged, bookings[i], elapsed)
+                self._spans.exchange_done(w.trace, report)
+                self._take(w, report)
+            elif admission.verdict is Verdict.OK and isinstance(w.staged, ExecutionReport):
+                w.report = w.staged  # the venue answered without booking (a filter, a resting LIMIT)
 
     def _dead_letter_denial(self, w: _Work) -> Denial:
         return Denial(Reason.DEAD_LETTER, f"delivered {w.delivery.deliveries} times, more than "
@@ -169,7 +192,7 @@ class IntentProcessor:
 
     # -- round trip 2: the venue --------------------------------------------------------------
     async def _execute(self, works: list[_Work]) -> None:
-        sends = [w for w in works if w.admission and w.admission.verdict is Verdict.OK]
+        sends = [w for w in works if w.admission and w.admission.verdict is Verdict.OK and w.staged is None]
         resumes = [w for w in works if w.admission and w.admission.verdict is Verdict.RESUME
                    and w.admission.admitted]
         if sends:

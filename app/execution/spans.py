@@ -99,9 +99,10 @@ class PipelineSpans:
         self._close(t)
 
     # -- the venue ------------------------------------------------------------------------------------
-    def exchange(self, t: IntentTrace, endpoint: str) -> None:
+    def exchange(self, t: IntentTrace, endpoint: str, start_time: int | None = None) -> None:
+        """Open the CLIENT span of a venue call (``start_time``, ns: a call that already began)."""
         if self._on:
-            t.stages = (self.tracing.start_exchange(endpoint, parent=t.process),)
+            t.stages = (self.tracing.start_exchange(endpoint, parent=t.process, start_time=start_time),)
 
     def exchange_done(self, t: IntentTrace, report: ExecutionReport | BaseException | None) -> None:
         if not self._on:

@@ -70,13 +70,29 @@ class Gate:
     async def admit(self, candidates: list[Candidate], minute: int) -> list[Admission]:
         """Admit ``candidates`` in order, in one script call (not in a pipeline: redis-py would first
         ask Redis whether the script exists, a second round trip)."""
-        k, lim = self._keys, self._limits
-        reply = await self._scripts.gate(
-            keys=[k.trading_state, k.reserved, k.risk_positions, k.marks, k.order_rate(minute), k.inflight],
-            args=[k.order(""), k.entry_done(""), k.client_order(""), repr(lim.max_position_usd),
-                  repr(lim.max_total_exposure_usd), lim.max_orders_per_minute, self._ttl,
-                  *(c.encode() for c in candidates)])
+        reply = await self._scripts.gate(keys=self._gate_keys(minute),
+                                         args=[*self._gate_args(), *(c.encode() for c in candidates)])
         return self.parse(reply)
+
+    async def admit_and_book(self, candidates: list[Candidate], minute: int, venue_keys: list[str],
+                             venue_args: list[Any], orders: list[bytes]) -> tuple[list[Admission], list[Any]]:
+        """As ``admit``, and each candidate admitted with an order (``orders[i]``, b"" for none) is
+        booked by the venue's Lua function in the same atomic call. Returns the admissions and, per
+        candidate, the venue's reply (0 when nothing was booked)."""
+        admissions, bookings = await self._scripts.gate_paper(
+            keys=[*self._gate_keys(minute), *venue_keys],
+            args=[*self._gate_args(), *venue_args,
+                  *(part for c, order in zip(candidates, orders) for part in (c.encode(), order))])
+        return self.parse(admissions), bookings
+
+    def _gate_keys(self, minute: int) -> list[str]:
+        k = self._keys
+        return [k.trading_state, k.reserved, k.risk_positions, k.marks, k.order_rate(minute), k.inflight]
+
+    def _gate_args(self) -> list[Any]:
+        k, lim = self._keys, self._limits
+        return [k.order(""), k.entry_done(""), k.client_order(""), repr(lim.max_position_usd),
+                repr(lim.max_total_exposure_usd), lim.max_orders_per_minute, self._ttl]
 
     @staticmethod
     def parse(reply: Any) -> list[Admission]:

@@ -14,12 +14,11 @@ from redis.commands.core import AsyncScript
 _LIBRARY = ("library.lua",)
 
 
-def source(name: str, with_library: bool = True) -> str:
+def source(*names: str, with_library: bool = True) -> str:
+    """The script made of ``names`` in order (function files, then a main), after the library."""
     folder = resources.files("app.state") / "lua"
-    text = (folder / name).read_text()
-    if with_library:
-        text = "\n".join((folder / lib).read_text() for lib in _LIBRARY) + "\n" + text
-    return text
+    parts = [*(_LIBRARY if with_library else ()), *names]
+    return "\n".join((folder / name).read_text() for name in parts)
 
 
 @dataclass(frozen=True)
@@ -27,11 +26,13 @@ class Scripts:
     gate: AsyncScript
     settle: AsyncScript
     paper_fill: AsyncScript
+    gate_paper: AsyncScript  # the gate, booking PAPER orders as it admits them
 
     @classmethod
     def register(cls, client: aioredis.Redis) -> "Scripts":
         return cls(
-            gate=client.register_script(source("gate.lua")),
+            gate=client.register_script(source("gate.lua", "main_gate.lua")),
             settle=client.register_script(source("settle.lua")),
-            paper_fill=client.register_script(source("paper_fill.lua")),
+            paper_fill=client.register_script(source("paper_fill.lua", "main_paper_fill.lua")),
+            gate_paper=client.register_script(source("gate.lua", "paper_fill.lua", "main_gate_paper.lua")),
         )

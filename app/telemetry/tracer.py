@@ -164,17 +164,17 @@ class LightTracer(trace.Tracer):
         self.scope = scope
 
     def start_child(self, name: str, parent: trace.Span, kind: SpanKind = SpanKind.INTERNAL,
-                    attributes: Mapping[str, Any] | None = None) -> trace.Span:
+                    attributes: Mapping[str, Any] | None = None, start_time: int | None = None) -> trace.Span:
         """A child of a span of this process, without building a Context to carry the parent.
 
         It takes its parent's sampling decision, as the ParentBased samplers (the default, and every
         one OTEL_TRACES_SAMPLER names) decide for a local parent.
         """
         if not isinstance(parent, LightSpan):
-            return self.start_span(name, trace.set_span_in_context(parent), kind, attributes)
+            return self.start_span(name, trace.set_span_in_context(parent), kind, attributes, start_time=start_time)
         ctx = parent.context
         span_context = SpanContext(ctx.trace_id, _random_id(64), False, ctx.trace_flags, ctx.trace_state)
-        span = LightSpan(self, name, span_context, ctx, kind, attributes, None, None)
+        span = LightSpan(self, name, span_context, ctx, kind, attributes, None, start_time)
         for processor in self.provider.processors:
             processor.on_start(span, None)  # type: ignore[arg-type]
         return span

@@ -84,17 +84,21 @@ class Tracing:
                                        attributes=attributes, links=links)
 
     def start_span(self, name: str, kind: SpanKind = SpanKind.INTERNAL,
-                   attributes: Mapping[str, Any] | None = None, *, parent: Span | None = None) -> Span:
-        """A child of ``parent`` (default: the current span): ``risk evaluate``, ``state write``…"""
+                   attributes: Mapping[str, Any] | None = None, *, parent: Span | None = None,
+                   start_time: int | None = None) -> Span:
+        """A child of ``parent`` (default: the current span): ``risk evaluate``, ``state write``…
+        ``start_time`` (ns since the epoch) for a span recorded after the fact."""
         if parent is not None and isinstance(self._tracer, LightTracer):
-            return self._tracer.start_child(name, parent, kind, attributes)
-        return self._tracer.start_span(name, context=_context(parent), kind=kind, attributes=attributes)
+            return self._tracer.start_child(name, parent, kind, attributes, start_time)
+        return self._tracer.start_span(name, context=_context(parent), kind=kind, attributes=attributes,
+                                       start_time=start_time)
 
     def start_exchange(self, endpoint: str, attributes: Mapping[str, Any] | None = None, *,
-                       parent: Span | None = None) -> Span:
+                       parent: Span | None = None, start_time: int | None = None) -> Span:
         """CLIENT span ``exchange <endpoint>``; set ``EXCHANGE_OUTCOME`` on it once the call returns."""
         return self.start_span(f"exchange {endpoint}", SpanKind.CLIENT,
-                               {EXCHANGE_ENDPOINT: endpoint, **(attributes or {})}, parent=parent)
+                               {EXCHANGE_ENDPOINT: endpoint, **(attributes or {})}, parent=parent,
+                               start_time=start_time)
 
     def start_producer(self, stream: str, attributes: Mapping[str, Any] | None = None, *,
                        parent: Span | None = None) -> Span:

@@ -75,18 +75,21 @@ def test_admin_endpoints_refuse_missing_bad_or_disabled_tokens(services, sync) -
     assert sync.get("exec:risk:trading_state") is None
 
 
+# PAPER books orders inside the admission gate's script call: die right after it returns.
 CRASH_AFTER_SEND = """
 import asyncio, os
 from app.config import load_settings
+from app.risk.gate import Gate
 from app.runtime import Runtime
+
+book = Gate.admit_and_book
+async def book_then_die(self, *args, **kwargs):
+    await book(self, *args, **kwargs)
+    os._exit(137)  # the order is at the venue; no result, no ack
+Gate.admit_and_book = book_then_die
 
 async def main():
     runtime = Runtime(load_settings())
-    send = runtime.exchange.place_orders
-    async def send_then_die(requests):
-        await send(requests)
-        os._exit(137)  # the order is at the venue; no result, no ack
-    runtime.exchange.place_orders = send_then_die
     await runtime.start()
     await asyncio.sleep(60)
 

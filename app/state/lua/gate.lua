@@ -1,93 +1,94 @@
 -- Admit a batch of intents, one after the other, atomically: idempotency by intent id, then the
 -- stateful risk limits, then reserve. Mirrors app/risk/checks.py evaluate_book(); the parity test
 -- tests/risk/test_gate_parity.py proves they agree.
--- KEYS: 1 trading state  2 reserved  3 risk positions  4 marks  5 order rate  6 inflight
--- ARGV: 1 order key prefix  2 done key prefix  3 client order key prefix  4 max_position_usd
---       5 max_exposure_usd  6 max_orders_per_minute  7 ttl
---       8.. one JSON array per intent: [intent_id, entry_id, symbol, delta_qty, price, precheck_reason,
---            precheck_message, reduce_only (0/1), client_order_id, check_done (0/1)]
-local max_pos, max_exp, max_rate, ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local state = redis.call('GET', KEYS[1]) or 'ACTIVE'  -- nothing changes it while the script runs
+-- make_gate(K, A) returns admit(item); main_gate.lua and main_gate_paper.lua call it.
+-- K: 1 trading state  2 reserved  3 risk positions  4 marks  5 order rate  6 inflight
+-- A: 1 order key prefix  2 done key prefix  3 client order key prefix  4 max_position_usd
+--    5 max_exposure_usd  6 max_orders_per_minute  7 ttl
+-- item: [intent_id, entry_id, symbol, delta_qty, price, precheck_reason, precheck_message,
+--        reduce_only (0/1), client_order_id, check_done (0/1)]
+local function make_gate(K, A)
+  local max_pos, max_exp, max_rate, ttl = tonumber(A[4]), tonumber(A[5]), tonumber(A[6]), tonumber(A[7])
+  local state = redis.call('GET', K[1]) or 'ACTIVE'  -- nothing changes it while the script runs
 
-local function admit(item)
-  local intent_id, entry_id, symbol = item[1], item[2], item[3]
-  local order_key = ARGV[1] .. intent_id
-  if item[10] == 1 then
-    local done = redis.call('GET', ARGV[2] .. entry_id)
-    if done then return {'DONE', done} end
-  end
-  local rec = redis.call('HMGET', order_key, 'state', 'entry_id', 'decision', 'reason', 'message', 'result',
-    'reserved_qty')
-  if rec[1] == 'DONE' then return {'DUP', rec[6]} end
-  if rec[1] == 'OPEN' then
-    if rec[2] == entry_id then return {'RESUME', rec[3], rec[4] or '', rec[5] or '', rec[7] or '0'} end
-    return {'BUSY'}
-  end
+  local function admit(item)
+    local intent_id, entry_id, symbol = item[1], item[2], item[3]
+    local order_key = A[1] .. intent_id
+    if item[10] == 1 then
+      local done = redis.call('GET', A[2] .. entry_id)
+      if done then return {'DONE', done} end
+    end
+    local rec = redis.call('HMGET', order_key, 'state', 'entry_id', 'decision', 'reason', 'message', 'result',
+      'reserved_qty')
+    if rec[1] == 'DONE' then return {'DUP', rec[6]} end
+    if rec[1] == 'OPEN' then
+      if rec[2] == entry_id then return {'RESUME', rec[3], rec[4] or '', rec[5] or '', rec[7] or '0'} end
+      return {'BUSY'}
+    end
 
-  local function record(decision, reason, message)
-    redis.call('HSET', order_key, 'state', 'OPEN', 'entry_id', entry_id, 'decision', decision, 'reason', reason,
-      'message', message, 'intent_id', intent_id, 'symbol', symbol, 'client_order_id', item[9],
-      'reserved_qty', decision == 'OK' and item[4] or '0')
-    redis.call('EXPIRE', order_key, ttl)
-  end
+    local function record(decision, reason, message)
+      redis.call('HSET', order_key, 'state', 'OPEN', 'entry_id', entry_id, 'decision', decision, 'reason', reason,
+        'message', message, 'intent_id', intent_id, 'symbol', symbol, 'client_order_id', item[9],
+        'reserved_qty', decision == 'OK' and item[4] or '0')
+      redis.call('EXPIRE', order_key, ttl)
+    end
 
-  local function deny(reason, message)
-    record('DENY', reason, message)
-    return {'DENY', reason, message}
-  end
+    local function deny(reason, message)
+      record('DENY', reason, message)
+      return {'DENY', reason, message}
+    end
 
-  if item[6] ~= '' then return deny(item[6], item[7]) end
+    if item[6] ~= '' then return deny(item[6], item[7]) end
 
-  local delta, price = tonumber(item[4]), tonumber(item[5])
-  local cur = tonumber(redis.call('HGET', KEYS[3], symbol) or '0') + tonumber(redis.call('HGET', KEYS[2], symbol) or '0')
-  local new = cur + delta
-  local reduces = math.abs(new) < math.abs(cur) - 1e-12 and cur * new >= 0
+    local delta, price = tonumber(item[4]), tonumber(item[5])
+    local cur = tonumber(redis.call('HGET', K[3], symbol) or '0') + tonumber(redis.call('HGET', K[2], symbol) or '0')
+    local new = cur + delta
+    local reduces = math.abs(new) < math.abs(cur) - 1e-12 and cur * new >= 0
 
-  if state == 'HALTED' then return deny('TRADING_HALTED', 'trading is HALTED: no orders are accepted') end
-  if state == 'REDUCING' and not reduces then
-    return deny('TRADING_HALTED', 'trading is REDUCING: only orders that reduce a position are accepted')
-  end
-  if item[8] == 1 and not reduces then
-    return deny('REDUCE_ONLY', string.format('reduce_only order would not reduce the %s position', symbol))
-  end
-  local grows = math.abs(new) > math.abs(cur) + 1e-12
-  if grows and math.abs(new) * price > max_pos + 1e-9 then
-    return deny('POSITION_LIMIT', string.format('%s position would be %.2f USD, above the %.2f USD limit',
-      symbol, math.abs(new) * price, max_pos))
-  end
-  if grows then
-    local total = math.abs(new) * price
-    local positions = redis.call('HGETALL', KEYS[3])
-    local seen = {}
-    for i = 1, #positions, 2 do seen[positions[i]] = tonumber(positions[i + 1]) end
-    local reserved = redis.call('HGETALL', KEYS[2])
-    for i = 1, #reserved, 2 do seen[reserved[i]] = (seen[reserved[i]] or 0) + tonumber(reserved[i + 1]) end
-    for sym, qty in pairs(seen) do
-      if sym ~= symbol and qty ~= 0 then
-        total = total + math.abs(qty) * tonumber(redis.call('HGET', KEYS[4], sym) or '0')
+    if state == 'HALTED' then return deny('TRADING_HALTED', 'trading is HALTED: no orders are accepted') end
+    if state == 'REDUCING' and not reduces then
+      return deny('TRADING_HALTED', 'trading is REDUCING: only orders that reduce a position are accepted')
+    end
+    if item[8] == 1 and not reduces then
+      return deny('REDUCE_ONLY', string.format('reduce_only order would not reduce the %s position', symbol))
+    end
+    local grows = math.abs(new) > math.abs(cur) + 1e-12
+    if grows and math.abs(new) * price > max_pos + 1e-9 then
+      return deny('POSITION_LIMIT', string.format('%s position would be %.2f USD, above the %.2f USD limit',
+        symbol, math.abs(new) * price, max_pos))
+    end
+    if grows then
+      local total = math.abs(new) * price
+      local positions = redis.call('HGETALL', K[3])
+      local seen = {}
+      for i = 1, #positions, 2 do seen[positions[i]] = tonumber(positions[i + 1]) end
+      local reserved = redis.call('HGETALL', K[2])
+      for i = 1, #reserved, 2 do seen[reserved[i]] = (seen[reserved[i]] or 0) + tonumber(reserved[i + 1]) end
+      for sym, qty in pairs(seen) do
+        if sym ~= symbol and qty ~= 0 then
+          total = total + math.abs(qty) * tonumber(redis.call('HGET', K[4], sym) or '0')
+        end
+      end
+      if total > max_exp + 1e-9 then
+        return deny('EXPOSURE_LIMIT', string.format('total exposure would be %.2f USD, above the %.2f USD limit',
+          total, max_exp))
       end
     end
-    if total > max_exp + 1e-9 then
-      return deny('EXPOSURE_LIMIT', string.format('total exposure would be %.2f USD, above the %.2f USD limit',
-        total, max_exp))
+    if max_rate > 0 then
+      local used = tonumber(redis.call('GET', K[5]) or '0')
+      if used >= max_rate then
+        return deny('ORDER_RATE_LIMIT', string.format('%d orders this minute, the limit is %d', used, max_rate))
+      end
+      redis.call('INCR', K[5])
+      redis.call('EXPIRE', K[5], 120)
     end
+    redis.call('HINCRBYFLOAT', K[2], symbol, delta)
+    redis.call('HSET', K[4], symbol, item[5])
+    redis.call('SADD', K[6], intent_id)
+    redis.call('SET', A[3] .. item[9], intent_id, 'EX', ttl)
+    record('OK', '', '')
+    return {'OK'}
   end
-  if max_rate > 0 then
-    local used = tonumber(redis.call('GET', KEYS[5]) or '0')
-    if used >= max_rate then
-      return deny('ORDER_RATE_LIMIT', string.format('%d orders this minute, the limit is %d', used, max_rate))
-    end
-    redis.call('INCR', KEYS[5])
-    redis.call('EXPIRE', KEYS[5], 120)
-  end
-  redis.call('HINCRBYFLOAT', KEYS[2], symbol, delta)
-  redis.call('HSET', KEYS[4], symbol, item[5])
-  redis.call('SADD', KEYS[6], intent_id)
-  redis.call('SET', ARGV[3] .. item[9], intent_id, 'EX', ttl)
-  record('OK', '', '')
-  return {'OK'}
-end
 
-local out = {}
-for i = 8, #ARGV do out[#out + 1] = guarded(admit, cjson.decode(ARGV[i])) end
-return out
+  return admit
+end

@@ -1,63 +1,64 @@
 -- The PAPER venue's matching of a batch of marketable orders against its simulated wallet, atomically.
 -- USD-M: margin = notional / leverage locked per symbol, realized PnL and fees settle to the balance.
 -- Spot: the quote balance pays notional + fee on BUY; SELL needs the base asset.
--- KEYS: 1 wallet  2 order id sequence
--- ARGV: 1 paper order key prefix  2 market  3 initial balance  4 now_ms
---       5.. one JSON array per order: [client_order_id, symbol, base_asset, signed qty, price, fee,
---            leverage, reduce_only (0/1), order_type, fee_asset]
-redis.call('HSETNX', KEYS[1], 'balance', ARGV[3])
+-- make_paper(K, A) returns fill_order(o); main_paper_fill.lua and main_gate_paper.lua call it.
+-- K: 1 wallet  2 order id sequence
+-- A: 1 paper order key prefix  2 market  3 initial balance  4 now_ms
+-- o: [client_order_id, symbol, base_asset, signed qty, price, fee, leverage, reduce_only (0/1),
+--     order_type, fee_asset]
+local function make_paper(K, A)
+  redis.call('HSETNX', K[1], 'balance', A[3])
 
-local function fill_order(o)
-  local order_key = ARGV[1] .. o[1]
-  local existing = redis.call('GET', order_key)
-  if existing then return {'EXISTS', existing} end
-  local symbol, fill, price, fee = o[2], tonumber(o[4]), tonumber(o[5]), tonumber(o[6])
-  local balance = tonumber(redis.call('HGET', KEYS[1], 'balance'))
-  local qty_abs = math.abs(fill)
+  local function fill_order(o)
+    local order_key = A[1] .. o[1]
+    local existing = redis.call('GET', order_key)
+    if existing then return {'EXISTS', existing} end
+    local symbol, fill, price, fee = o[2], tonumber(o[4]), tonumber(o[5]), tonumber(o[6])
+    local balance = tonumber(redis.call('HGET', K[1], 'balance'))
+    local qty_abs = math.abs(fill)
 
-  if ARGV[2] == 'usdm' then
-    local w = redis.call('HMGET', KEYS[1], 'q:' .. symbol, 'e:' .. symbol, 'm:' .. symbol, 'locked')
-    local q, e, m, locked = tonumber(w[1] or '0'), tonumber(w[2] or '0'), tonumber(w[3] or '0'), tonumber(w[4] or '0')
-    local new_q, new_e, realized, closed = apply_fill(q, e, fill, price)
-    if o[8] == 1 and closed == 0 then return {'REJECT', '-2022', 'ReduceOnly Order is rejected.'} end
-    local release = 0
-    if q ~= 0 then release = m * closed / math.abs(q) end
-    local add = (qty_abs - closed) * price / tonumber(o[7])
-    if add + fee > balance - locked + release + realized + 1e-9 then
-      return {'REJECT', '-2019', 'Margin is insufficient.'}
-    end
-    local new_m = m + add - release
-    if new_q == 0 then new_m = 0 end
-    redis.call('HSET', KEYS[1], 'balance', balance + realized - fee, 'locked', math.max(0, locked + new_m - m),
-      'q:' .. symbol, new_q, 'e:' .. symbol, new_e, 'm:' .. symbol, new_m)
-  else
-    local base_key = 'b:' .. o[3]
-    local base = tonumber(redis.call('HGET', KEYS[1], base_key) or '0')
-    if fill > 0 then
-      local cost = qty_abs * price + fee
-      if cost > balance + 1e-9 then
-        return {'REJECT', '-2010', 'Account has insufficient balance for requested action.'}
+    if A[2] == 'usdm' then
+      local w = redis.call('HMGET', K[1], 'q:' .. symbol, 'e:' .. symbol, 'm:' .. symbol, 'locked')
+      local q, e, m, locked = tonumber(w[1] or '0'), tonumber(w[2] or '0'), tonumber(w[3] or '0'), tonumber(w[4] or '0')
+      local new_q, new_e, realized, closed = apply_fill(q, e, fill, price)
+      if o[8] == 1 and closed == 0 then return {'REJECT', '-2022', 'ReduceOnly Order is rejected.'} end
+      local release = 0
+      if q ~= 0 then release = m * closed / math.abs(q) end
+      local add = (qty_abs - closed) * price / tonumber(o[7])
+      if add + fee > balance - locked + release + realized + 1e-9 then
+        return {'REJECT', '-2019', 'Margin is insufficient.'}
       end
-      redis.call('HSET', KEYS[1], 'balance', balance - cost, base_key, base + qty_abs)
+      local new_m = m + add - release
+      if new_q == 0 then new_m = 0 end
+      redis.call('HSET', K[1], 'balance', balance + realized - fee, 'locked', math.max(0, locked + new_m - m),
+        'q:' .. symbol, new_q, 'e:' .. symbol, new_e, 'm:' .. symbol, new_m)
     else
-      if qty_abs > base + 1e-12 then
-        return {'REJECT', '-2010', 'Account has insufficient balance for requested action.'}
+      local base_key = 'b:' .. o[3]
+      local base = tonumber(redis.call('HGET', K[1], base_key) or '0')
+      if fill > 0 then
+        local cost = qty_abs * price + fee
+        if cost > balance + 1e-9 then
+          return {'REJECT', '-2010', 'Account has insufficient balance for requested action.'}
+        end
+        redis.call('HSET', K[1], 'balance', balance - cost, base_key, base + qty_abs)
+      else
+        if qty_abs > base + 1e-12 then
+          return {'REJECT', '-2010', 'Account has insufficient balance for requested action.'}
+        end
+        redis.call('HSET', K[1], 'balance', balance + qty_abs * price - fee, base_key, base - qty_abs)
       end
-      redis.call('HSET', KEYS[1], 'balance', balance + qty_abs * price - fee, base_key, base - qty_abs)
     end
+
+    local order_id = redis.call('INCR', K[2])
+    local side = 'BUY'
+    if fill < 0 then side = 'SELL' end
+    redis.call('SET', order_key, cjson.encode({
+      orderId = order_id, clientOrderId = o[1], symbol = symbol, side = side, type = o[9],
+      status = 'FILLED', executedQty = string.format('%.10f', qty_abs), avgPrice = o[5],
+      cumQuote = string.format('%.8f', qty_abs * price), commission = o[6], commissionAsset = o[10],
+      updateTime = tonumber(A[4])}))
+    return {'FILLED', tostring(order_id)}
   end
 
-  local order_id = redis.call('INCR', KEYS[2])
-  local side = 'BUY'
-  if fill < 0 then side = 'SELL' end
-  redis.call('SET', order_key, cjson.encode({
-    orderId = order_id, clientOrderId = o[1], symbol = symbol, side = side, type = o[9],
-    status = 'FILLED', executedQty = string.format('%.10f', qty_abs), avgPrice = o[5],
-    cumQuote = string.format('%.8f', qty_abs * price), commission = o[6], commissionAsset = o[10],
-    updateTime = tonumber(ARGV[4])}))
-  return {'FILLED', tostring(order_id)}
+  return fill_order
 end
-
-local out = {}
-for i = 5, #ARGV do out[#out + 1] = guarded(fill_order, cjson.decode(ARGV[i])) end
-return out
