@@ -142,3 +142,6 @@ class GateBookedVenue(Protocol):
 
     def booked(self, staged: StagedOrder, reply: Any, elapsed_s: float) -> ExecutionReport | BaseException:
         """The report for the script's reply to one staged order."""
+
+    def expected(self, staged: StagedOrder, order_id: str) -> ExecutionReport:
+        """The report if the booking fills as priced, under ``order_id`` (the script's is not known yet)."""

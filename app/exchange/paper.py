@@ -114,6 +114,9 @@ class PaperExchange(ExchangeAdapter):
         self._metrics.exchange_latency.labels(ORDER_ENDPOINT, _outcome(report)).observe(elapsed_s)
         return report
 
+    def expected(self, staged: StagedOrder, order_id: str) -> ExecutionReport:
+        return _filled(staged.priced, self._fee_asset(staged.request), order_id)
+
     def _encode(self, req: OrderRequest, fill: SimulatedFill) -> bytes:
         signed = fill.quantity if req.side == "BUY" else -fill.quantity
         return orjson.dumps([req.client_order_id, req.symbol, self._rules[req.symbol].base_asset, str(signed),
@@ -187,7 +190,11 @@ def _booked_reply(reply: list[object] | BaseException, fill: SimulatedFill, req:
         code, message = int(text(reply[1])), text(reply[2])
         reason = Reason.INSUFFICIENT_BALANCE if code in (-2010, -2018, -2019) else Reason.EXCHANGE_REJECTED
         return ExecutionReport.rejected(reason, message, code)
+    return _filled(fill, fee_asset, text(reply[1]))
+
+
+def _filled(fill: SimulatedFill, fee_asset: str, order_id: str) -> ExecutionReport:
     return ExecutionReport(
         status=Status.FILLED, executed_qty=fill.quantity, avg_price=fill.price, quote_qty=fill.quote_qty,
-        fee=fill.fee, fee_asset=fee_asset, exchange_order_id=text(reply[1]), raw_status="FILLED",
+        fee=fill.fee, fee_asset=fee_asset, exchange_order_id=order_id, raw_status="FILLED",
     )

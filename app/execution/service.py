@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,13 +24,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.bus.keys import Keys
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, OrderRequest, Quote, StagedOrder
-from app.execution import results
 from app.execution.prepare import Prepared, prepare
 from app.execution.spans import ORDER_CREATE, ORDER_QUERY, IntentTrace, PipelineSpans
 from app.models.intent import Intent, InvalidIntent, decode_fields
-from app.models.result import Reason, Result, Status
+from app.models.result import Reason, Result
 from app.risk.checks import Denial, limits_from_settings
 from app.risk.gate import Admission, Candidate, Gate, Verdict
+from app.execution.settlements import Settlements
 from app.state.ledger import Ledger, Settlement
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
@@ -41,8 +41,9 @@ log = logging.getLogger(__name__)
 RISK_REASONS = frozenset({Reason.SYMBOL_NOT_ALLOWED, Reason.LEVERAGE_LIMIT, Reason.POSITION_LIMIT,
                           Reason.EXPOSURE_LIMIT, Reason.ORDER_RATE_LIMIT, Reason.INTENT_EXPIRED,
                           Reason.TRADING_HALTED, Reason.REDUCE_ONLY})
-COUNTERS = {Status.FILLED: "filled", Status.PARTIALLY_FILLED: "filled", Status.NEW: "open",
-            Status.REJECTED: "rejected", Status.FAILED: "failed"}
+# The exchange order id in a FILLED settlement prepared before booking: main_gate_paper.lua writes
+# the booked order's id in its place.
+ORDER_ID_SLOT = "{paper-order-id}"
 
 
 @dataclass(slots=True)
@@ -65,7 +66,7 @@ class _Work:
     settlement: Settlement | None = None
     dead_letter: bool = False
     report: ExecutionReport | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    settled: bool = False  # settled inside the admission call
 
 
 class IntentProcessor:
@@ -82,6 +83,7 @@ class IntentProcessor:
         self._ledger = Ledger(keys, scripts, settings)
         self._mode = settings.execution_mode.value
         self._consumer = settings.consumer_name
+        self._settlements = Settlements(self._mode, self._consumer)
         self._metric_children: dict[tuple[Any, ...], Any] = {}
         self._spans = PipelineSpans(tracing or Tracing(), keys)
 
@@ -124,9 +126,9 @@ class IntentProcessor:
                     if self._booking is not None and w.prepared.request is not None \
                             and w.prepared.denial is None and not w.dead_letter:
                         w.staged = await self._booking.stage(w.prepared.request)
-            await self._admit(works, received)
+            acked = await self._admit(works, received)
             await self._execute(works)
-            return await self._settle(works, received)
+            return acked + await self._settle(works, received)
         except BaseException as exc:
             for w in works:
                 self._spans.end(w.trace, "ERROR", error=exc)
@@ -137,8 +139,9 @@ class IntentProcessor:
         trace = self._spans.begin(delivery.entry_id, parsed.trace)
         return _Work(delivery, parsed, trace, dead_letter=delivery.deliveries > self._settings.max_deliveries)
 
-    # -- round trip 1: admission --------------------------------------------------------------
-    async def _admit(self, works: list[_Work], now: float) -> None:
+    # -- round trip 1: admission (PAPER: and booking, and settling what fills) ------------------
+    async def _admit(self, works: list[_Work], now: float) -> int:
+        """Admit the batch; returns how many entries were settled in the same call (PAPER)."""
         pipe = self._redis.pipeline(transaction=False)
         answered_checks: list[_Work] = []
         candidates: list[tuple[_Work, Candidate]] = []
@@ -162,29 +165,59 @@ class IntentProcessor:
                 if reply:
                     w.admission = Admission(Verdict.DONE, result_id=reply.decode())
         if not candidates:
-            return
-        orders = [w.staged.payload if isinstance(w.staged, StagedOrder) else b"" for w, _ in candidates]
+            return 0
+        if self._booking is not None and any(isinstance(w.staged, StagedOrder) for w, _ in candidates):
+            return await self._admit_and_book(candidates, now)
+        for (w, _), admission in zip(candidates, await self._gate.admit([c for _, c in candidates], int(now // 60))):
+            self._admitted(w, admission)
+        return 0
+
+    async def _admit_and_book(self, candidates: list[tuple[_Work, Candidate]], received: float) -> int:
+        """One call admits, books each admitted order and settles each that fills as priced: for a
+        first delivery, the FILLED settlement is prepared before the call (its exchange order id
+        left for the script to fill in) and used when the booking fills; any other outcome is
+        settled afterwards, like every outcome of the other venues."""
+        assert self._booking is not None
+        now = time.time()
+        prepared: list[tuple[bytes, bytes, bytes] | None] = []
+        for w, _ in candidates:
+            if isinstance(w.staged, StagedOrder) and w.delivery.deliveries == 1:
+                assert isinstance(w.parsed, Intent) and w.prepared is not None
+                w.settlement = self._settlements.answered(
+                    w.parsed, Admission(Verdict.OK, admitted=True), w.prepared,
+                    self._booking.expected(w.staged, ORDER_ID_SLOT), None, received, now)
+                self._spans.settle(w.trace, w.settlement)
+                prepared.append(w.settlement.encode())
+            else:
+                prepared.append(None)
         started, started_ns = time.perf_counter(), time.time_ns()
-        if self._booking is not None and any(orders):
-            admissions, bookings = await self._gate.admit_and_book(
-                [c for _, c in candidates], int(now // 60), self._booking.script_keys(),
-                self._booking.script_args(), orders)
-        else:
-            admissions, bookings = await self._gate.admit([c for _, c in candidates], int(now // 60)), []
+        answers = await self._gate.admit_and_book(
+            [c for _, c in candidates], int(received // 60),
+            (self._booking.script_keys(), self._booking.script_args()),
+            [w.staged.payload if isinstance(w.staged, StagedOrder) else b"" for w, _ in candidates],
+            (self._ledger.script_keys(), self._ledger.script_args(int(now * 1000))), prepared)
         elapsed = time.perf_counter() - started
-        for i, ((w, _), admission) in enumerate(zip(candidates, admissions)):
-            if admission.verdict is Verdict.ERR:
-                log.error("admitting intent entry %s failed: %s", w.delivery.entry_id, admission.message)
-            w.admission = admission
-            self._spans.risk_done(w.trace, admission)
-            if admission.verdict is Verdict.OK and isinstance(w.staged, StagedOrder):
-                assert self._booking is not None
-                self._spans.exchange(w.trace, ORDER_CREATE, started_ns)
-                report = self._booking.booked(w.staged, bookings[i], elapsed)
-                self._spans.exchange_done(w.trace, report)
+        settled = 0
+        for (w, _), answer in zip(candidates, answers):
+            self._admitted(w, answer.admission)
+            if answer.admission.verdict is Verdict.OK and isinstance(w.staged, StagedOrder):
+                report = self._booking.booked(w.staged, answer.booking, elapsed)
+                self._spans.booked(w.trace, started_ns, report)
                 self._take(w, report)
-            elif admission.verdict is Verdict.OK and isinstance(w.staged, ExecutionReport):
-                w.report = w.staged  # the venue answered without booking (a filter, a resting LIMIT)
+            if answer.settled is None:
+                w.settlement = None  # not used: settled below with the rest
+                continue
+            w.settled = True
+            settled += self._finished(w, *Ledger.outcome(answer.settled), received, now)
+        return settled
+
+    def _admitted(self, w: _Work, admission: Admission) -> None:
+        if admission.verdict is Verdict.ERR:
+            log.error("admitting intent entry %s failed: %s", w.delivery.entry_id, admission.message)
+        w.admission = admission
+        self._spans.risk_done(w.trace, admission)
+        if admission.verdict is Verdict.OK and isinstance(w.staged, ExecutionReport):
+            w.report = w.staged  # the venue answered without booking (a filter, a resting LIMIT)
 
     def _dead_letter_denial(self, w: _Work) -> Denial:
         return Denial(Reason.DEAD_LETTER, f"delivered {w.delivery.deliveries} times, more than "
@@ -234,13 +267,15 @@ class IntentProcessor:
             return
         w.report = report
 
-    # -- round trip 3: settlement -------------------------------------------------------------
+    # -- last round trip: settlement ----------------------------------------------------------
     async def _settle(self, works: list[_Work], received: float) -> int:
         now = time.time()
         pipe = self._redis.pipeline(transaction=False)
         acks: list[_Work] = []
         settling: list[_Work] = []
         for w in works:
+            if w.settled:
+                continue
             verdict = w.admission.verdict if w.admission is not None else None
             if verdict in (Verdict.BUSY, Verdict.ERR):
                 self._spans.end(w.trace, "PENDING")
@@ -271,56 +306,31 @@ class IntentProcessor:
                 self._spans.end(w.trace, "PENDING", error=exc)
             return acked
         for w, (kind, detail) in zip(settling, outcomes):
-            assert w.settlement is not None
-            if kind == "ERR":
-                with self._spans.current(w.trace):
-                    log.error("settling intent entry %s failed: %s", w.delivery.entry_id, detail)
-                self._spans.end(w.trace, "PENDING", error=RuntimeError(detail))
-                continue
-            acked += 1
-            self._spans.settle_done(w.trace, detail)
-            if kind == "OK":
-                self._observe(w.settlement.result, received, now)
-                self._spans.end(w.trace, w.settlement.result.status, w.settlement.result.reason)
-            else:
-                self._spans.end(w.trace, "ACKNOWLEDGED")  # answered meanwhile by another replica
+            acked += self._finished(w, kind, detail, received, now)
         return acked
 
+    def _finished(self, w: _Work, kind: str, detail: str, received: float, now: float) -> int:
+        """Account for one entry's settlement outcome; 1 when the entry is now acknowledged."""
+        assert w.settlement is not None
+        if kind == "ERR":
+            with self._spans.current(w.trace):
+                log.error("settling intent entry %s failed: %s", w.delivery.entry_id, detail)
+            self._spans.end(w.trace, "PENDING", error=RuntimeError(detail))
+            return 0
+        self._spans.settle_done(w.trace, detail)
+        if kind == "OK":
+            self._observe(w.settlement.result, received, now)
+            self._spans.end(w.trace, w.settlement.result.status, w.settlement.result.reason)
+        else:
+            self._spans.end(w.trace, "ACKNOWLEDGED")  # answered meanwhile by another replica
+        return 1
+
     def _settlement(self, w: _Work, received: float, now: float) -> Settlement:
-        mode, consumer = self._mode, self._consumer
         if isinstance(w.parsed, InvalidIntent):
-            reason = Reason.DEAD_LETTER if w.dead_letter else Reason.INVALID_INTENT
-            result = results.invalid(w.parsed, mode, consumer, received, now, reason)
-            return Settlement(result, COUNTERS[result.status], record_order=False)
-        intent, admission, prep = w.parsed, w.admission, w.prepared
-        assert admission is not None and prep is not None
-        if admission.verdict is Verdict.DUP:
-            assert admission.result_json is not None
-            return Settlement(results.duplicate(admission.result_json, intent.entry_id, received, now),
-                              "duplicates", record_order=False)
-        if not admission.admitted:
-            result = results.denied(intent, Reason(admission.reason), admission.message, mode, consumer,
-                                    received, now, prep.quantity)
-            return Settlement(result, COUNTERS[result.status], record_order=True)
-        reserved = admission.reserved_qty if admission.verdict is Verdict.RESUME else \
-            float(prep.request.quantity) * intent.sign if prep.request else 0.0
-        if w.report is None:
-            denial = self._dead_letter_denial(w) if w.dead_letter else prep.denial
-            assert denial is not None
-            result = results.denied(intent, denial.reason, denial.message, mode, consumer, received, now,
-                                    prep.quantity)
-            return Settlement(result, COUNTERS[result.status], record_order=True, release_qty=reserved)
-        report = w.report
-        result = results.executed(intent, prep.quantity or 0.0, report, mode, consumer, received, now)
-        filled = float(report.executed_qty) * intent.sign
-        trade = None
-        if filled:
-            trade = dict(intent_id=intent.intent_id, client_order_id=intent.client_order_id,
-                         exchange_order_id=report.exchange_order_id, symbol=intent.symbol, side=intent.side,
-                         quantity=float(report.executed_qty), price=result.avg_price, fee=result.fee,
-                         fee_asset=result.fee_asset, mode=mode, time=result.executed_at)
-        return Settlement(result, COUNTERS[result.status], record_order=True, release_qty=reserved,
-                          fill_qty=filled, fill_price=result.avg_price or 0.0, trade=trade)
+            return self._settlements.invalid(w.parsed, w.dead_letter, received, now)
+        assert w.admission is not None and w.prepared is not None
+        denial = self._dead_letter_denial(w) if w.dead_letter else w.prepared.denial
+        return self._settlements.answered(w.parsed, w.admission, w.prepared, w.report, denial, received, now)
 
     def _queue_dead_letter(self, pipe: Any, w: _Work) -> None:
         fields = {(k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)): v

@@ -39,6 +39,7 @@ class IntentTrace:
     stages: tuple[Span, ...] = ()
     ended: bool = False
     carrier: Mapping[str, str] | None = None  # tracing off: the producer's fields, unparsed
+    send: Span | None = None  # the result's PRODUCER span, once settlement is prepared
 
 
 def exchange_outcome(report: ExecutionReport | BaseException | None) -> str:
@@ -90,30 +91,41 @@ class PipelineSpans:
             t.stages = (self.tracing.start_span("risk evaluate", parent=t.process),)
 
     def risk_done(self, t: IntentTrace, admission: Admission) -> None:
+        """Close the risk span (the first open stage; a settlement prepared ahead may be open too)."""
         if not self._on:
             return
-        (span,) = t.stages
+        span, t.stages = t.stages[0], t.stages[1:]
         span.set_attribute("risk.verdict", admission.verdict.value)
         if admission.reason:
             span.set_attribute("risk.reason", admission.reason)
-        self._close(t)
+        self.tracing.finish(span)
 
     # -- the venue ------------------------------------------------------------------------------------
-    def exchange(self, t: IntentTrace, endpoint: str, start_time: int | None = None) -> None:
-        """Open the CLIENT span of a venue call (``start_time``, ns: a call that already began)."""
+    def exchange(self, t: IntentTrace, endpoint: str) -> None:
         if self._on:
-            t.stages = (self.tracing.start_exchange(endpoint, parent=t.process, start_time=start_time),)
+            t.stages = (self.tracing.start_exchange(endpoint, parent=t.process),)
 
     def exchange_done(self, t: IntentTrace, report: ExecutionReport | BaseException | None) -> None:
         if not self._on:
             return
         (span,) = t.stages
+        self._report(span, report)
+        self._close(t, report if isinstance(report, BaseException) else None)
+
+    def booked(self, t: IntentTrace, started_ns: int, report: ExecutionReport | BaseException) -> None:
+        """The CLIENT span of an order booked inside the admission call that began at ``started_ns``."""
+        if self._on:
+            span = self.tracing.start_exchange(ORDER_CREATE, parent=t.process, start_time=started_ns)
+            self._report(span, report)
+            self.tracing.finish(span, report if isinstance(report, BaseException) else None)
+
+    @staticmethod
+    def _report(span: Span, report: ExecutionReport | BaseException | None) -> None:
         span.set_attribute(EXCHANGE_OUTCOME, exchange_outcome(report))
         if isinstance(report, ExecutionReport):
             span.set_attribute("exchange.order_status", report.raw_status or report.status.value)
             if report.exchange_code is not None:
                 span.set_attribute("exchange.code", report.exchange_code)
-        self._close(t, report if isinstance(report, BaseException) else None)
 
     async def call(self, t: IntentTrace, endpoint: str, call: Awaitable[T]) -> T:
         """One adapter call of one intent inside its CLIENT span (current: the adapter's logs carry it)."""
@@ -129,15 +141,20 @@ class PipelineSpans:
 
     # -- settlement: state changes and the result, one script ---------------------------------------
     def settle(self, t: IntentTrace, settlement: Settlement) -> None:
-        """Open ``state write`` and ``send execution.result``; the result entry gets the latter's context."""
+        """Open ``state write`` and ``send execution.result``; the result entry gets the latter's context.
+
+        A settlement prepared ahead of the admission call and not used there is replaced by another
+        (a rejection): that one goes out under the spans already open.
+        """
         if not self._on:
             if t.carrier:
                 settlement.extra_fields.update(t.carrier)
             return
-        write = self.tracing.start_span("state write", parent=t.process)
-        send = self.tracing.start_producer(self._results, parent=t.process)
-        settlement.extra_fields.update(self.tracing.inject(send))
-        t.stages = (write, send)
+        if t.send is None:
+            write = self.tracing.start_span("state write", parent=t.process)
+            t.send = self.tracing.start_producer(self._results, parent=t.process)
+            t.stages = (*t.stages, write, t.send)
+        settlement.extra_fields.update(self.tracing.inject(t.send))
 
     def settle_done(self, t: IntentTrace, result_id: str) -> None:
         if self._on:

@@ -60,6 +60,18 @@ class Candidate:
                            self.client_order_id, int(self.check_done)])
 
 
+ScriptPart = tuple[list[str], list[Any]]  # the KEYS and ARGV a Lua function of another module takes
+
+
+@dataclass(frozen=True, slots=True)
+class Booked:
+    """One candidate's answer from the admitting-and-booking call."""
+
+    admission: Admission
+    booking: Any          # the venue's reply, 0 when nothing was booked
+    settled: Any | None   # settle.lua's reply when it was settled in the same call
+
+
 class Gate:
     def __init__(self, keys: Keys, scripts: Scripts, limits: Limits, ttl_s: int) -> None:
         self._keys = keys
@@ -74,16 +86,19 @@ class Gate:
                                          args=[*self._gate_args(), *(c.encode() for c in candidates)])
         return self.parse(reply)
 
-    async def admit_and_book(self, candidates: list[Candidate], minute: int, venue_keys: list[str],
-                             venue_args: list[Any], orders: list[bytes]) -> tuple[list[Admission], list[Any]]:
-        """As ``admit``, and each candidate admitted with an order (``orders[i]``, b"" for none) is
-        booked by the venue's Lua function in the same atomic call. Returns the admissions and, per
-        candidate, the venue's reply (0 when nothing was booked)."""
-        admissions, bookings = await self._scripts.gate_paper(
-            keys=[*self._gate_keys(minute), *venue_keys],
-            args=[*self._gate_args(), *venue_args,
-                  *(part for c, order in zip(candidates, orders) for part in (c.encode(), order))])
-        return self.parse(admissions), bookings
+    async def admit_and_book(self, candidates: list[Candidate], minute: int, venue: ScriptPart,
+                             orders: list[bytes], ledger: ScriptPart,
+                             settlements: list[tuple[bytes, bytes, bytes] | None]) -> list[Booked]:
+        """As ``admit``, and in the same atomic call each candidate admitted with an order
+        (``orders[i]``, b"" for none) is booked by the venue's Lua function; when it fills and
+        ``settlements[i]`` was prepared for that outcome, it is settled too. ``venue`` and
+        ``ledger`` are the (KEYS, ARGV) of the booking and settlement functions."""
+        parts = []
+        for candidate, order, settlement in zip(candidates, orders, settlements):
+            parts += (candidate.encode(), order, *(settlement or (b"", b"", b"")))
+        reply = await self._scripts.gate_paper(keys=[*self._gate_keys(minute), *venue[0], *ledger[0]],
+                                               args=[*self._gate_args(), *venue[1], *ledger[1], *parts])
+        return [Booked(_admission(admission), booking, settled or None) for admission, booking, settled in reply]
 
     def _gate_keys(self, minute: int) -> list[str]:
         k = self._keys

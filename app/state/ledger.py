@@ -48,15 +48,27 @@ class Ledger:
     async def settle(self, settlements: list[Settlement], now_ms: int) -> list[tuple[str, str]]:
         """Settle every entry in one script call (not in a pipeline: redis-py would first ask Redis
         whether the script exists, a second round trip). Per entry: (OK | DONE | ERR, detail)."""
-        k = self._keys
-        reply = await self._scripts.settle(
-            keys=[k.result_stream, k.reserved, k.risk_positions, k.positions_index, k.inflight, k.counters, k.trades,
-                  k.orders_recent, k.marks, k.intent_stream],
-            args=[k.order(""), k.entry_done(""), k.position(""), self._maxlen, self._ttl, self._history, k.group,
-                  now_ms, *(part for s in settlements for part in s.encode())])
+        parts = [part for s in settlements for part in s.encode()]
+        reply = await self._scripts.settle(keys=self.script_keys(), args=[*self.script_args(now_ms), *parts])
         return self.parse(reply)
+
+    def script_keys(self) -> list[str]:
+        """KEYS of settle.lua's make_settle (K), also for scripts that settle as they go."""
+        k = self._keys
+        return [k.result_stream, k.reserved, k.risk_positions, k.positions_index, k.inflight, k.counters, k.trades,
+                k.orders_recent, k.marks, k.intent_stream]
+
+    def script_args(self, now_ms: int) -> list[Any]:
+        """ARGV of settle.lua's make_settle (A)."""
+        k = self._keys
+        return [k.order(""), k.entry_done(""), k.position(""), self._maxlen, self._ttl, self._history, k.group, now_ms]
 
     @staticmethod
     def parse(reply: Any) -> list[tuple[str, str]]:
-        """Per entry: (``OK`` | ``DONE``, result entry id)."""
-        return [tuple(p.decode() if isinstance(p, bytes) else p for p in item) for item in reply]  # type: ignore[misc]
+        """Per entry: (``OK`` | ``DONE``, result entry id) or (``ERR``, message)."""
+        return [Ledger.outcome(item) for item in reply]
+
+    @staticmethod
+    def outcome(item: Any) -> tuple[str, str]:
+        kind, detail = (part.decode() if isinstance(part, bytes) else part for part in item)
+        return kind, detail

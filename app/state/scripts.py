@@ -26,13 +26,14 @@ class Scripts:
     gate: AsyncScript
     settle: AsyncScript
     paper_fill: AsyncScript
-    gate_paper: AsyncScript  # the gate, booking PAPER orders as it admits them
+    gate_paper: AsyncScript  # the gate, booking PAPER orders as it admits them and settling what fills
 
     @classmethod
     def register(cls, client: aioredis.Redis) -> "Scripts":
         return cls(
             gate=client.register_script(source("gate.lua", "main_gate.lua")),
-            settle=client.register_script(source("settle.lua")),
+            settle=client.register_script(source("settle.lua", "main_settle.lua")),
             paper_fill=client.register_script(source("paper_fill.lua", "main_paper_fill.lua")),
-            gate_paper=client.register_script(source("gate.lua", "paper_fill.lua", "main_gate_paper.lua")),
+            gate_paper=client.register_script(
+                source("gate.lua", "paper_fill.lua", "settle.lua", "main_gate_paper.lua")),
         )

@@ -1,4 +1,4 @@
-"""PAPER orders booked inside the admission gate's script call: one atomic step, one round trip."""
+"""PAPER orders booked, and settled when they fill, inside the admission gate's script call."""
 
 from __future__ import annotations
 
@@ -17,18 +17,34 @@ def script_calls(sync: sync_redis.Redis) -> int:
     return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
 
 
-async def test_a_paper_batch_is_admitted_booked_and_settled_in_two_script_calls(harness: Harness) -> None:
+async def test_a_paper_batch_that_fills_is_admitted_booked_and_settled_in_one_script_call(harness: Harness) -> None:
     publish(harness.sync, intent())
     await harness.consumer().burst()  # scripts loaded, group created
     harness.sync.config_resetstat()
     ids = publish(harness.sync, *(intent(side=("BUY", "SELL")[i % 2]) for i in range(40)))
     await harness.consumer().burst()
 
-    assert script_calls(harness.sync) == 2  # gate + booking, then settlement; no separate venue call
+    assert script_calls(harness.sync) == 1  # gate, booking and settlement: one call for the batch
     answered = by_entry(results(harness.sync))
     assert all([r["status"] for r in answered[i]] == ["FILLED"] for i in ids)
+    assert sorted(int(answered[i][0]["exchange_order_id"]) for i in ids) == list(range(2, 42))
     assert harness.paper_orders() == 41
-    assert pending_count(harness.sync) == 0
+    assert pending_count(harness.sync) == 0 and not harness.sync.smembers(harness.keys.inflight)
+
+
+async def test_the_booked_order_id_is_written_into_result_trade_and_order_record(harness: Harness) -> None:
+    slot = '"exchange_order_id":"{paper-order-id}"'  # an intent's own text that looks like the slot stays as sent
+    body = intent(strategy=slot, source="{paper-order-id}")
+    publish(harness.sync, intent(), body)
+    await harness.consumer().burst()
+
+    result = next(r for r in results(harness.sync) if r["intent_id"] == body["intent_id"])
+    assert (result["exchange_order_id"], result["strategy"], result["source"]) == ("2", slot, "{paper-order-id}")
+    trade = next(t for t in await harness.store.trades(10) if t["intent_id"] == body["intent_id"])
+    assert trade["exchange_order_id"] == "2"
+    order = await harness.store.order(body["intent_id"])
+    assert order is not None and order["result"]["exchange_order_id"] == "2"
+    assert harness.sync.get(harness.keys.paper_order(result["client_order_id"])) is not None
 
 
 async def test_only_what_the_gate_admits_is_booked(redis_url: str, aredis: aioredis.Redis,

@@ -75,7 +75,9 @@ def test_admin_endpoints_refuse_missing_bad_or_disabled_tokens(services, sync) -
     assert sync.get("exec:risk:trading_state") is None
 
 
-# PAPER books orders inside the admission gate's script call: die right after it returns.
+# PAPER books orders inside the admission gate's script call, and settles those that fill in the
+# same call; the doomed replica books without settling (as when the fill differs from the one
+# prepared for) and dies right after.
 CRASH_AFTER_SEND = """
 import asyncio, os
 from app.config import load_settings
@@ -83,8 +85,8 @@ from app.risk.gate import Gate
 from app.runtime import Runtime
 
 book = Gate.admit_and_book
-async def book_then_die(self, *args, **kwargs):
-    await book(self, *args, **kwargs)
+async def book_then_die(self, candidates, minute, venue, orders, ledger, settlements):
+    await book(self, candidates, minute, venue, orders, ledger, [None] * len(candidates))
     os._exit(137)  # the order is at the venue; no result, no ack
 Gate.admit_and_book = book_then_die
 

@@ -124,10 +124,11 @@ async def test_one_intent_is_one_trace_from_the_cli_producer_to_the_result(
     send = stages["send execution.result"]
     assert send.kind is SpanKind.PRODUCER
     assert send.attributes["messaging.destination.name"] == "execution.result"
-    # The stages follow each other inside the process span, except that PAPER books the order inside
-    # the admission gate's script call: the exchange span is that call, which the risk span ends with.
+    # PAPER admits, books and settles an order that fills in one script call: the exchange span is
+    # that call, and the risk, state write and result spans, opened before it, all end after it.
     risk, write = stages["risk evaluate"], stages["state write"]
-    assert risk.start_time <= exchange.start_time <= risk.end_time <= exchange.end_time <= write.start_time
+    assert risk.start_time <= write.start_time <= send.start_time <= exchange.start_time
+    assert all(exchange.start_time < span.end_time for span in (risk, write, send))
     assert process.start_time <= risk.start_time and send.end_time <= process.end_time
 
     # The result entry carries the context of the result's PRODUCER span: a downstream consumer
@@ -301,3 +302,24 @@ async def test_with_tracing_off_log_lines_carry_the_producer_ids(
     assert "outcome unknown" in warned["message"]
     _version, trace_id, span_id, _flags = carrier["traceparent"].split("-")
     assert (warned["trace_id"], warned["span_id"]) == (trace_id, span_id)
+
+
+async def test_a_booking_refused_by_the_venue_is_settled_under_the_spans_opened_for_it(
+        redis_url: str, aredis: aioredis.Redis, sync: sync_redis.Redis, tracing: Tracing,
+        exporter: InMemorySpanExporter) -> None:
+    """PAPER prepares the FILLED settlement before the admission call; when the venue refuses the
+    order instead, the rejection is settled afterwards under the same state write and result spans."""
+    traced = Traced(build(redis_url, aredis, sync, paper_balance_usd=10.0), tracing)
+    entry_id = await traced.send(intent("BTCUSDT", "BUY", quantity=0.002, leverage=1))
+    await traced.consumer().burst()
+
+    spans = exporter.get_finished_spans()
+    process = process_span(spans, entry_id)
+    stages = children(spans, process)  # one span per stage: none opened twice
+    assert sorted(stages) == sorted(STAGES)
+    assert stages["exchange order_create"].attributes[EXCHANGE_OUTCOME] == "balance"
+    assert process.attributes["execution.status"] == "REJECTED"
+    result, fields = traced.result_entries()[entry_id]
+    assert result["reason"] == "INSUFFICIENT_BALANCE"
+    assert ids(fields) == (process.context.trace_id, stages["send execution.result"].context.span_id)
+    assert stages["send execution.result"].attributes["messaging.message.id"]

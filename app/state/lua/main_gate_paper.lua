@@ -1,20 +1,43 @@
--- Admission and the PAPER venue's booking in one atomic step: each intent the gate admits (OK) with
--- an order is booked at once, so no state exists where it is admitted but not yet at the venue.
--- KEYS: 1..6 the gate's K, 7..8 the venue's K.  ARGV: 1..7 the gate's A, 8..11 the venue's A,
---       then two per intent: the gate item (JSON) and its order (JSON, or '' when there is none).
--- Reply: {admissions, bookings}; bookings[i] is the venue's reply, or 0 when nothing was booked.
-local admit = make_gate({KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]},
-  {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]})
-local fill_order = nil  -- made on first use: it seeds the wallet
-local admissions, bookings = {}, {}
-for i = 12, #ARGV, 2 do
-  local admission = guarded(admit, cjson.decode(ARGV[i]))
-  local booking = 0
-  if admission[1] == 'OK' and ARGV[i + 1] ~= '' then
-    fill_order = fill_order or make_paper({KEYS[7], KEYS[8]}, {ARGV[8], ARGV[9], ARGV[10], ARGV[11]})
-    booking = guarded(fill_order, cjson.decode(ARGV[i + 1]))
-  end
-  admissions[#admissions + 1] = admission
-  bookings[#bookings + 1] = booking
+-- Admission, the PAPER venue's booking and settlement in one atomic call. Each intent the gate
+-- admits (OK) with an order is booked at once, so no state exists where it is admitted but not at
+-- the venue; when the booking fills as priced and a settlement was prepared for that outcome, the
+-- result is published (its exchange_order_id filled in) and the entry acknowledged in the same call.
+-- Anything else (a denial, a duplicate, a venue refusal) is answered by a separate settlement.
+-- KEYS: 1..6 the gate's K, 7..8 the venue's K, 9..18 the settlement's K.
+-- ARGV: 1..7 the gate's A, 8..11 the venue's A, 12..19 the settlement's A, then five per intent:
+--       gate item (JSON), order (JSON, '' for none), settlement meta (JSON, '' for none), result JSON,
+--       trade JSON.
+-- Reply per intent: {admission, booking or 0, settlement or 0}.
+local ORDER_ID_SLOT = '"exchange_order_id":"{paper-order-id}"'
+
+local function slice(t, first, last)
+  local out = {}
+  for i = first, last do out[#out + 1] = t[i] end
+  return out
 end
-return {admissions, bookings}
+
+local function with_order_id(json, order_id)
+  local first, last = string.find(json, ORDER_ID_SLOT, 1, true)
+  if not first then return json end
+  return string.sub(json, 1, first - 1) .. '"exchange_order_id":"' .. order_id .. '"' .. string.sub(json, last + 1)
+end
+
+local admit = make_gate(slice(KEYS, 1, 6), slice(ARGV, 1, 7))
+local settle, finish = make_settle(slice(KEYS, 9, 18), slice(ARGV, 12, 19))
+local fill_order = nil  -- made on first use: it seeds the wallet
+local out = {}
+for i = 20, #ARGV, 5 do
+  local admission = guarded(admit, cjson.decode(ARGV[i]))
+  local booking, settled = 0, 0
+  if admission[1] == 'OK' and ARGV[i + 1] ~= '' then
+    fill_order = fill_order or make_paper(slice(KEYS, 7, 8), slice(ARGV, 8, 11))
+    booking = guarded(fill_order, cjson.decode(ARGV[i + 1]))
+    if booking[1] == 'FILLED' and ARGV[i + 2] ~= '' then
+      settled = guarded(settle, cjson.decode(ARGV[i + 2]), with_order_id(ARGV[i + 3], booking[2]),
+        with_order_id(ARGV[i + 4], booking[2]))
+    end
+  end
+  out[#out + 1] = {admission, booking, settled}
+end
+finish()
+return out
