@@ -24,13 +24,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.bus.keys import Keys
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, OrderRequest, Quote, StagedOrder
+from app.execution.observe import ResultMetrics
 from app.execution.prepare import Prepared, prepare
+from app.execution.settlements import Settlements
 from app.execution.spans import ORDER_CREATE, ORDER_QUERY, IntentTrace, PipelineSpans
 from app.models.intent import Intent, InvalidIntent, decode_fields
-from app.models.result import Reason, Result
+from app.models.result import Reason
 from app.risk.checks import Denial, limits_from_settings
 from app.risk.gate import Admission, Candidate, Gate, Verdict
-from app.execution.settlements import Settlements
 from app.state.ledger import Ledger, Settlement
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
@@ -38,9 +39,6 @@ from app.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
-RISK_REASONS = frozenset({Reason.SYMBOL_NOT_ALLOWED, Reason.LEVERAGE_LIMIT, Reason.POSITION_LIMIT,
-                          Reason.EXPOSURE_LIMIT, Reason.ORDER_RATE_LIMIT, Reason.INTENT_EXPIRED,
-                          Reason.TRADING_HALTED, Reason.REDUCE_ONLY})
 # The exchange order id in a FILLED settlement prepared before booking: main_gate_paper.lua writes
 # the booked order's id in its place.
 ORDER_ID_SLOT = "{paper-order-id}"
@@ -84,7 +82,7 @@ class IntentProcessor:
         self._mode = settings.execution_mode.value
         self._consumer = settings.consumer_name
         self._settlements = Settlements(self._mode, self._consumer)
-        self._metric_children: dict[tuple[Any, ...], Any] = {}
+        self._results = ResultMetrics(metrics, self._mode)
         self._spans = PipelineSpans(tracing or Tracing(), keys)
 
     async def process(self, deliveries: list[Delivery]) -> int:
@@ -319,7 +317,7 @@ class IntentProcessor:
             return 0
         self._spans.settle_done(w.trace, detail)
         if kind == "OK":
-            self._observe(w.settlement.result, received, now)
+            self._results.observe(w.settlement.result, received, now)
             self._spans.end(w.trace, w.settlement.result.status, w.settlement.result.reason)
         else:
             self._spans.end(w.trace, "ACKNOWLEDGED")  # answered meanwhile by another replica
@@ -339,23 +337,3 @@ class IntentProcessor:
                        "dlq_consumer": self._consumer})
         pipe.xadd(self._keys.dlq_stream, fields, maxlen=self._settings.stream_maxlen, approximate=True)
         self._metrics.dead_letters.inc()
-
-    def _observe(self, result: Result, received: float, now: float) -> None:
-        m = self._metrics
-        self._child(m.results, result.status, result.reason or "").inc()
-        m.intent_latency.observe(now - received)
-        if result.duplicate:
-            m.duplicates.inc()
-            return
-        if result.reason in RISK_REASONS:
-            self._child(m.risk_rejections, result.reason).inc()
-        if result.exchange_order_id is not None or result.exchange_code is not None:
-            self._child(m.orders, result.status, self._mode, result.symbol or "").inc()
-
-    def _child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, remembered: the lookup costs more than the increment."""
-        key = (id(metric), *labels)
-        child = self._metric_children.get(key)
-        if child is None:
-            child = self._metric_children[key] = metric.labels(*labels)
-        return child
