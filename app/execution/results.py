@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from app.exchange.base import ExecutionReport
@@ -12,7 +13,9 @@ from app.models.result import Reason, Result, Status
 FAILURE_REASONS = frozenset({Reason.EXCHANGE_UNAVAILABLE, Reason.DEAD_LETTER, Reason.EXCHANGE_AUTH})
 
 
+@lru_cache(maxsize=64)
 def iso(ts: float) -> str:
+    """UTC ISO 8601 to the millisecond; remembered, as every result of a batch has the same times."""
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

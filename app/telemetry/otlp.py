@@ -44,9 +44,13 @@ def varint(n: int) -> bytes:
     return bytes(out)
 
 
+_ONE_BYTE = [bytes((n,)) for n in range(0x80)]
+
+
 def _field(tag: bytes, payload: bytes) -> bytes:
     """A length-delimited field: tag byte(s), length, payload."""
-    return tag + varint(len(payload)) + payload
+    size = len(payload)
+    return tag + (_ONE_BYTE[size] if size < 0x80 else varint(size)) + payload
 
 
 def _value(value: Any) -> bytes:
