@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk.trace import SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExportResult
 
 from app.telemetry.otlp import OTLPSpanExporter, SpanBuffer
 
@@ -92,7 +93,12 @@ class EncodingBatchProcessor(SpanProcessor):
             if self._queued >= self._config.max_queue_size:
                 self.dropped += 1
                 return
-            self._buffer.add(span)
+            try:
+                self._buffer.add(span)
+            except Exception:  # a span that cannot be encoded is lost, never the intent it traces
+                log.exception("span %s not exported: it could not be encoded", getattr(span, "name", "?"))
+                self.dropped += 1
+                return
             self._queued += 1
             full = self._buffer.count >= self._config.max_export_batch_size
             if full:
@@ -115,7 +121,13 @@ class EncodingBatchProcessor(SpanProcessor):
                 if deadline is not None and time.monotonic() > deadline:
                     log.warning("span flush timed out; %d spans not sent", buffer.count)
                     ok = False
-                elif self._exporter.send(buffer.request(), buffer.count).name != "SUCCESS":
+                    continue
+                try:
+                    sent = self._exporter.send(buffer.request(), buffer.count) is SpanExportResult.SUCCESS
+                except Exception:  # the transport's own failures come back as results; this is a bug
+                    log.exception("span export error")
+                    sent = False
+                if not sent:
                     log.warning("span export failed; %d spans lost", buffer.count)
                     ok = False
         return ok
@@ -124,10 +136,7 @@ class EncodingBatchProcessor(SpanProcessor):
         while not self._stopped:
             self._wake.wait(self._config.schedule_delay_s)
             self._wake.clear()
-            try:
-                self._send()
-            except Exception:  # the exporter's own failures are logged and counted there; a bug must not end the thread
-                log.exception("span export error")
+            self._send()
             if self.dropped != self._dropped_logged:
                 log.warning("span queue full (OTEL_BSP_MAX_QUEUE_SIZE=%d): %d spans dropped so far",
                             self._config.max_queue_size, self.dropped)

@@ -133,3 +133,17 @@ def test_the_export_thread_hands_the_gil_back_within_half_a_millisecond() -> Non
         provider, _ = pipeline(receiver)
         assert sys.getswitchinterval() <= SWITCH_INTERVAL_S
         provider.shutdown()
+
+
+def test_a_span_that_cannot_be_encoded_is_dropped_not_raised(monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    with OtlpReceiver() as receiver:
+        provider, processor = pipeline(receiver, schedule_delay_s=60)
+        monkeypatch.setattr("app.telemetry.otlp.encode_span", lambda span: 1 / 0)
+        with caplog.at_level(logging.ERROR, "app.telemetry.export"):
+            make(provider, 2, "broken")  # ending the span does not raise into the pipeline
+        assert processor.dropped == 2 and "could not be encoded" in caplog.text
+        monkeypatch.undo()
+        make(provider, 1, "fine")
+        provider.shutdown()
+        assert [s.name for s in receiver.spans] == ["fine0"]
