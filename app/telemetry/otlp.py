@@ -16,6 +16,7 @@ from typing import Any
 
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as SdkOTLPSpanExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.trace import SpanKind, StatusCode
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,13 @@ def _attributes(tag: bytes, attributes: Mapping[str, Any] | None) -> list[bytes]
     return out
 
 
+_LOCAL_FLAGS, _REMOTE_FLAGS = _FIXED32(_HAS_IS_REMOTE), _FIXED32(_HAS_IS_REMOTE | _IS_REMOTE)
+_KINDS = {kind: b"\x30" + bytes((kind.value + 1,)) for kind in SpanKind}  # SpanKind + 1 is OTLP's
+_UNSET_STATUS = b"\x7a\x00"
+
+
 def _flags(parent: Any) -> bytes:
-    return _FIXED32(_HAS_IS_REMOTE | (_IS_REMOTE if parent is not None and parent.is_remote else 0))
+    return _REMOTE_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS
 
 
 def encode_span(span: Any) -> bytes:
@@ -123,7 +129,7 @@ def encode_span(span: Any) -> bytes:
         name = _field(b"\x2a", span.name.encode())
         if len(_names) < _CACHE_LIMIT:
             _names[span.name] = name
-    parts += (name, b"\x30", bytes((span.kind.value + 1,)))
+    parts += (name, _KINDS[span.kind])
     if span.start_time:
         parts += (b"\x39", _FIXED64(span.start_time))
     if span.end_time:
@@ -149,12 +155,14 @@ def encode_span(span: Any) -> bytes:
     if span.dropped_links:
         parts += (b"\x70", varint(span.dropped_links))
     status = span.status
-    body = b""
-    if status.description:
-        body += _field(b"\x12", status.description.encode())
-    if status.status_code.value:
-        body += b"\x18" + varint(status.status_code.value)
-    parts += (_field(b"\x7a", body), b"\x85\x01", _flags(parent))
+    if status.status_code is StatusCode.UNSET and not status.description:
+        parts.append(_UNSET_STATUS)
+    else:
+        body = _field(b"\x12", status.description.encode()) if status.description else b""
+        if status.status_code.value:
+            body += b"\x18" + varint(status.status_code.value)
+        parts.append(_field(b"\x7a", body))
+    parts += (b"\x85\x01", _flags(parent))
     return b"".join(parts)
 
 
