@@ -2,7 +2,8 @@
 
 Per batch, three Redis round trips: the admission gate for every intent, the venue (concurrent
 requests for Binance), and settlement (result, state and XACK together). A venue whose book is in
-Redis (PAPER) books its orders inside the gate's script call: two round trips.
+Redis (PAPER) books its orders inside the gate's script call, which also settles those that fill
+as priced: one round trip, and a second for any other outcome.
 An entry whose order outcome is unknown is left pending and resolved on redelivery. Each entry
 gets its own span tree (app/execution/spans.py) around those shared round trips.
 """
