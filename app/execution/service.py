@@ -10,11 +10,8 @@ gets its own span tree (app/execution/spans.py) around those shared round trips.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from contextlib import nullcontext
-from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,11 +21,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.bus.keys import Keys
 from app.config import Settings
-from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, OrderRequest, Quote, StagedOrder
+from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, Quote, StagedOrder
 from app.execution.observe import ResultMetrics
-from app.execution.prepare import Prepared, prepare
+from app.execution.prepare import prepare
 from app.execution.settlements import Settlements
-from app.execution.spans import ORDER_CREATE, ORDER_QUERY, IntentTrace, PipelineSpans
+from app.execution.spans import PipelineSpans
+from app.execution.venue import VenueStage
+from app.execution.work import Delivery, Work
 from app.models.intent import Intent, InvalidIntent, decode_fields
 from app.models.result import Reason
 from app.risk.checks import Denial, limits_from_settings
@@ -43,29 +42,6 @@ log = logging.getLogger(__name__)
 # The exchange order id in a FILLED settlement prepared before booking: main_gate_paper.lua writes
 # the booked order's id in its place.
 ORDER_ID_SLOT = "{paper-order-id}"
-
-
-@dataclass(slots=True)
-class Delivery:
-    """One stream entry as read, with how many times the group has delivered it."""
-
-    entry_id: str
-    fields: dict[Any, Any]
-    deliveries: int = 1
-
-
-@dataclass(slots=True)
-class _Work:
-    delivery: Delivery
-    parsed: Intent | InvalidIntent
-    trace: IntentTrace
-    prepared: Prepared | None = None
-    admission: Admission | None = None
-    staged: StagedOrder | ExecutionReport | None = None  # a gate-booked venue's order, or its answer
-    settlement: Settlement | None = None
-    dead_letter: bool = False
-    report: ExecutionReport | None = None
-    settled: bool = False  # settled inside the admission call
 
 
 class IntentProcessor:
@@ -85,6 +61,7 @@ class IntentProcessor:
         self._settlements = Settlements(self._mode, self._consumer)
         self._results = ResultMetrics(metrics, self._mode)
         self._spans = PipelineSpans(tracing or Tracing(), keys)
+        self._venue = VenueStage(exchange, self._spans)
 
     async def process(self, deliveries: list[Delivery]) -> int:
         """Answer what can be answered; returns how many entries were acknowledged.
@@ -126,24 +103,24 @@ class IntentProcessor:
                             and w.prepared.denial is None and not w.dead_letter:
                         w.staged = await self._booking.stage(w.prepared.request)
             acked = await self._admit(works, received)
-            await self._execute(works)
+            await self._venue.run(works)
             return acked + await self._settle(works, received)
         except BaseException as exc:
             for w in works:
                 self._spans.end(w.trace, "ERROR", error=exc)
             raise
 
-    def _decode(self, delivery: Delivery) -> _Work:
+    def _decode(self, delivery: Delivery) -> Work:
         parsed = decode_fields(delivery.entry_id, delivery.fields, self._settings.max_intent_bytes)
         trace = self._spans.begin(delivery.entry_id, parsed.trace)
-        return _Work(delivery, parsed, trace, dead_letter=delivery.deliveries > self._settings.max_deliveries)
+        return Work(delivery, parsed, trace, dead_letter=delivery.deliveries > self._settings.max_deliveries)
 
     # -- round trip 1: admission (PAPER: and booking, and settling what fills) ------------------
-    async def _admit(self, works: list[_Work], now: float) -> int:
+    async def _admit(self, works: list[Work], now: float) -> int:
         """Admit the batch; returns how many entries were settled in the same call (PAPER)."""
         pipe = self._redis.pipeline(transaction=False)
-        answered_checks: list[_Work] = []
-        candidates: list[tuple[_Work, Candidate]] = []
+        answered_checks: list[Work] = []
+        candidates: list[tuple[Work, Candidate]] = []
         for w in works:
             redelivered = w.delivery.deliveries > 1
             if isinstance(w.parsed, InvalidIntent):
@@ -171,7 +148,7 @@ class IntentProcessor:
             self._admitted(w, admission)
         return 0
 
-    async def _admit_and_book(self, candidates: list[tuple[_Work, Candidate]], received: float) -> int:
+    async def _admit_and_book(self, candidates: list[tuple[Work, Candidate]], received: float) -> int:
         """One call admits, books each admitted order and settles each that fills as priced: for a
         first delivery, the FILLED settlement is prepared before the call (its exchange order id
         left for the script to fill in) and used when the booking fills; any other outcome is
@@ -202,7 +179,7 @@ class IntentProcessor:
             if answer.admission.verdict is Verdict.OK and isinstance(w.staged, StagedOrder):
                 report = self._booking.booked(w.staged, answer.booking, elapsed)
                 self._spans.booked(w.trace, started_ns, report)
-                self._take(w, report)
+                self._venue.take(w, report)
             if answer.settled is None:
                 w.settlement = None  # not used: settled below with the rest
                 continue
@@ -210,7 +187,7 @@ class IntentProcessor:
             settled += self._finished(w, *Ledger.outcome(answer.settled), received, now)
         return settled
 
-    def _admitted(self, w: _Work, admission: Admission) -> None:
+    def _admitted(self, w: Work, admission: Admission) -> None:
         if admission.verdict is Verdict.ERR:
             log.error("admitting intent entry %s failed: %s", w.delivery.entry_id, admission.message)
         w.admission = admission
@@ -218,60 +195,18 @@ class IntentProcessor:
         if admission.verdict is Verdict.OK and isinstance(w.staged, ExecutionReport):
             w.report = w.staged  # the venue answered without booking (a filter, a resting LIMIT)
 
-    def _dead_letter_denial(self, w: _Work) -> Denial:
+    def _dead_letter_denial(self, w: Work) -> Denial:
         return Denial(Reason.DEAD_LETTER, f"delivered {w.delivery.deliveries} times, more than "
                                           f"MAX_DELIVERIES={self._settings.max_deliveries}")
 
-    # -- round trip 2: the venue --------------------------------------------------------------
-    async def _execute(self, works: list[_Work]) -> None:
-        sends = [w for w in works if w.admission and w.admission.verdict is Verdict.OK and w.staged is None]
-        resumes = [w for w in works if w.admission and w.admission.verdict is Verdict.RESUME
-                   and w.admission.admitted]
-        if sends:
-            for w in sends:
-                self._spans.exchange(w.trace, ORDER_CREATE)
-            with self._spans.current(sends[0].trace) if len(sends) == 1 else nullcontext():
-                reports = await self._exchange.place_orders([self._request(w) for w in sends])
-            for w, report in zip(sends, reports):
-                self._spans.exchange_done(w.trace, report)
-                self._take(w, report)
-        if resumes:
-            reports = await asyncio.gather(*(self._resolve(w) for w in resumes), return_exceptions=True)
-            for w, report in zip(resumes, reports):
-                self._take(w, report)
-
-    def _request(self, w: _Work) -> OrderRequest:
-        assert w.prepared is not None and w.prepared.request is not None
-        return w.prepared.request
-
-    async def _resolve(self, w: _Work) -> ExecutionReport | None:
-        """An admitted intent seen again after a crash: find its order; send only if none exists."""
-        assert isinstance(w.parsed, Intent)
-        found = await self._spans.call(w.trace, ORDER_QUERY,
-                                       self._exchange.query_order(w.parsed.symbol, w.parsed.client_order_id))
-        if found is not None:
-            with self._spans.current(w.trace):
-                log.info("intent %s resolved from the venue after redelivery", w.parsed.intent_id)
-            return found
-        if w.dead_letter or w.prepared is None or w.prepared.request is None:
-            return None
-        return await self._spans.call(w.trace, ORDER_CREATE, self._exchange.place_order(w.prepared.request))
-
-    def _take(self, w: _Work, report: ExecutionReport | BaseException | None) -> None:
-        if isinstance(report, BaseException):
-            with self._spans.current(w.trace):
-                log.warning("intent %s: order outcome unknown (%s); left pending for resolution",
-                            getattr(w.parsed, "intent_id", "?"), type(report).__name__)
-            w.admission = Admission(Verdict.BUSY)
-            return
-        w.report = report
+    # -- round trip 2: the venue (app/execution/venue.py) -------------------------------------
 
     # -- last round trip: settlement ----------------------------------------------------------
-    async def _settle(self, works: list[_Work], received: float) -> int:
+    async def _settle(self, works: list[Work], received: float) -> int:
         now = time.time()
         pipe = self._redis.pipeline(transaction=False)
-        acks: list[_Work] = []
-        settling: list[_Work] = []
+        acks: list[Work] = []
+        settling: list[Work] = []
         for w in works:
             if w.settled:
                 continue
@@ -308,7 +243,7 @@ class IntentProcessor:
             acked += self._finished(w, kind, detail, received, now)
         return acked
 
-    def _finished(self, w: _Work, kind: str, detail: str, received: float, now: float) -> int:
+    def _finished(self, w: Work, kind: str, detail: str, received: float, now: float) -> int:
         """Account for one entry's settlement outcome; 1 when the entry is now acknowledged."""
         assert w.settlement is not None
         if kind == "ERR":
@@ -324,14 +259,14 @@ class IntentProcessor:
             self._spans.end(w.trace, "ACKNOWLEDGED")  # answered meanwhile by another replica
         return 1
 
-    def _settlement(self, w: _Work, received: float, now: float) -> Settlement:
+    def _settlement(self, w: Work, received: float, now: float) -> Settlement:
         if isinstance(w.parsed, InvalidIntent):
             return self._settlements.invalid(w.parsed, w.dead_letter, received, now)
         assert w.admission is not None and w.prepared is not None
         denial = self._dead_letter_denial(w) if w.dead_letter else w.prepared.denial
         return self._settlements.answered(w.parsed, w.admission, w.prepared, w.report, denial, received, now)
 
-    def _queue_dead_letter(self, pipe: Any, w: _Work) -> None:
+    def _queue_dead_letter(self, pipe: Any, w: Work) -> None:
         fields = {(k.decode("utf-8", "replace") if isinstance(k, bytes) else str(k)): v
                   for k, v in w.delivery.fields.items()}
         fields.update({"dlq_entry_id": w.delivery.entry_id, "dlq_deliveries": str(w.delivery.deliveries),

@@ -203,7 +203,7 @@ def log_lines() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("app.execution.service")
+    logger = logging.getLogger("app.execution")
     level = logger.level
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
