@@ -198,8 +198,8 @@ class SpanBuffer:
 
 
 def _scope(scope: Any) -> bytes:
-    """A ``ScopeSpans``' scope field (empty when there is none); its schema URL goes after the spans,
-    but field order does not matter to a protobuf parser."""
+    """The fields of a ``ScopeSpans`` that precede its spans: the scope (empty when there is none)
+    and the schema URL, which the SDK writes last; a protobuf reader takes fields in any order."""
     if scope is None:
         return b"\x0a\x00"
     body = ((_field(b"\x0a", scope.name.encode()) if scope.name else b"")
@@ -227,5 +227,7 @@ class OTLPSpanExporter(SdkOTLPSpanExporter):
         if self._shutdown:
             log.warning("span exporter already shut down; %d spans dropped", count)
             return SpanExportResult.FAILURE
+        # The SDK exporter's own HTTP client: a private attribute, so constraints.txt pins the SDK
+        # and tests/telemetry send through it to a real receiver.
         outcome = self._client.export(request)
         return SpanExportResult.SUCCESS if outcome.success else SpanExportResult.FAILURE
