@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from app.bus.codec import text
 from app.bus.keys import Keys
 from app.risk.checks import Denial, Limits
 from app.state.scripts import Scripts
@@ -115,7 +116,7 @@ class Gate:
 
 
 def _admission(item: list[Any]) -> Admission:
-    parts = [p.decode() if isinstance(p, bytes) else p for p in item]
+    parts = [text(p) for p in item]
     verdict = Verdict(parts[0])
     if verdict is Verdict.DONE:
         return Admission(verdict, result_id=parts[1])

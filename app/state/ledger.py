@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from app.bus.codec import text
 from app.bus.keys import Keys
 from app.config import Settings
 from app.models.result import Result
@@ -70,5 +71,5 @@ class Ledger:
 
     @staticmethod
     def outcome(item: Any) -> tuple[str, str]:
-        kind, detail = (part.decode() if isinstance(part, bytes) else part for part in item)
-        return kind, detail
+        kind, detail = item
+        return text(kind), text(detail)
