@@ -29,20 +29,6 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
     raise LookupError(field)
 
 
-async def throughput(redis: aioredis.Redis, count: int, chunk: int = 1000) -> float:
-    """Publish ``count`` intents as fast as possible; intents/s until the last result exists."""
-    start_len = await redis.xlen(RESULTS)
-    started = time.perf_counter()
-    for offset in range(0, count, chunk):
-        pipe = redis.pipeline(transaction=False)
-        for i in range(offset, min(count, offset + chunk)):
-            pipe.xadd(INTENTS, {"data": json.dumps(body(i))})
-        await pipe.execute()
-    while await redis.xlen(RESULTS) < start_len + count:
-        await asyncio.sleep(0.005)
-    return count / (time.perf_counter() - started)
-
-
 @dataclass
 class Latency:
     p50_ms: float
