@@ -12,6 +12,8 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
 
 import redis
 
@@ -35,47 +37,74 @@ def free_port() -> int:
 
 @dataclass
 class LocalRedis:
-    """A private redis-server on a loopback port, with its own directory."""
+    """A private redis-server on a loopback port, configured by a file in its own directory.
+
+    The one launcher of the app (``make run``), the tests and the benchmark. Because the
+    configuration is a file, ``restart()`` comes back on the same port with the same password and,
+    with ``appendonly``, reloads its append-only file, as a StatefulSet pod would.
+    """
 
     port: int = field(default_factory=free_port)
     appendonly: bool = False
+    appendfsync: str = "everysec"
+    password: str | None = None
     directory: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="exec-redis-"))
     process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
-    def start(self, timeout: float = 10.0) -> "LocalRedis":
-        args = [
-            redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec",
-            "--dir", self.directory, "--daemonize", "no", "--loglevel", "warning",
-        ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True)
+    def client(self, **options: object) -> redis.Redis:
+        return redis.Redis(port=self.port, password=self.password, **options)
+
+    def _config(self) -> Path:
+        lines = [f"port {self.port}", "bind 127.0.0.1", f'dir "{self.directory}"', 'save ""',
+                 f"appendonly {'yes' if self.appendonly else 'no'}", f"appendfsync {self.appendfsync}",
+                 "daemonize no", "loglevel warning"]
+        if self.password:
+            lines.append(f'requirepass "{self.password}"')
+        path = Path(self.directory) / "redis.conf"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def start(self, timeout: float = 20.0) -> "LocalRedis":
+        log_path = Path(self.directory) / "redis.log"
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen([redis_server_binary(), str(self._config())], stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        while time.monotonic() < deadline:
-            try:
-                if client.ping():
-                    client.close()
-                    return self
-            except redis.ConnectionError:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server exited with {self.process.returncode}") from None
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not answer on port {self.port} within {timeout}s")
+        client = self.client(socket_connect_timeout=0.5)
+        try:
+            while True:
+                try:
+                    if client.ping():
+                        return self
+                except (redis.ConnectionError, redis.BusyLoadingError):
+                    if self.process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"redis-server on port {self.port} did not start: "
+                                           f"{log_path.read_text()[-2000:]}") from None
+                    time.sleep(0.05)
+        finally:
+            client.close()
 
     def stop(self) -> None:
+        """SIGTERM: Redis finishes the running command, fsyncs the AOF and exits."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
             try:
-                self.process.wait(5)
+                self.process.wait(30)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+        self.restarts += 1
 
     def cleanup(self) -> None:
         self.stop()

@@ -18,13 +18,14 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
+from app.backoff import Backoff
 from app.bus.consumer import StreamConsumer
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.bus.maintenance import Maintenance
 from app.config import Settings
 from app.exchange.factory import build_exchange
 from app.execution.service import IntentProcessor
-from app.state.reconcile import reconcile_in_flight
+from app.execution.reconcile import reconcile_in_flight
 from app.state.scripts import Scripts
 from app.state.store import Store
 from app.telemetry.metrics import Metrics
@@ -39,7 +40,9 @@ class _Pipeline(aioredis.client.Pipeline):
 
     redis-py checks a pipeline's scripts (SCRIPT EXISTS) before the ``try`` that releases the
     connection: Redis failing at that moment left the connection in use for good, one fewer per
-    blip, until the replica could no longer reach Redis at all.
+    blip, until the replica could no longer reach Redis at all. Kept while redis-py loads scripts
+    outside that ``try``; tests/reliability/test_redis_outage.py (a pipeline failing mid SCRIPT
+    EXISTS keeps no connection) fails if the library's behaviour or this constructor changes.
     """
 
     async def execute(self, raise_on_error: bool = True) -> list[Any]:
@@ -103,19 +106,16 @@ class Runtime:
         self._maintenance_task = asyncio.create_task(self.maintenance.run(self.stopping), name="maintenance")
 
     async def _run(self) -> None:
-        backoff = 0.5
+        backoff = Backoff(self.stopping, base=0.5, cap=30.0)
         while not self.stopping.is_set() and not self.exchange_started:
             try:
                 await self.exchange.start()
                 self.exchange_started = True
                 self._reconcile_task = asyncio.create_task(self._reconcile(), name="reconcile")
             except Exception as exc:  # credentials or venue not reachable yet: stay unready, retry
-                log.warning("exchange start failed (%s); retrying in %.0fs", type(exc).__name__, backoff)
-                try:
-                    await asyncio.wait_for(self.stopping.wait(), backoff)
-                except TimeoutError:
-                    pass
-                backoff = min(backoff * 2, 30.0)
+                delay = backoff.next_delay()
+                log.warning("exchange start failed (%s); retrying in %.1fs", type(exc).__name__, delay)
+                await backoff.sleep(delay)
         if self.stopping.is_set():
             return
         self.metrics.consumer_up.set(1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any, Awaitable, Callable
 
@@ -20,29 +19,18 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.bus.codec import text
-from app.bus.keys import Keys
+from app.backoff import Backoff
+from app.bus.delivery import Delivery
+from app.codec import text
 from app.config import Settings
-from app.execution.service import Delivery
+from app.keys import Keys
+from app.state.scripts import source
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[list[Delivery]], Awaitable[int]]
 TRANSIENT = (RedisConnectionError, RedisTimeoutError, OSError)
-
-# KEYS: intent stream; ARGV: group, consumer, entry ids. Resets the idle time of the entries still
-# pending for this consumer (XCLAIM JUSTID counts no delivery); an entry another replica has taken
-# meanwhile is left to it.
-KEEP_CLAIMED = """
-local claim = {'XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0}
-for i = 3, #ARGV do
-  if redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1, ARGV[2])[1] then claim[#claim + 1] = ARGV[i] end
-end
-if #claim == 5 then return 0 end
-claim[#claim + 1] = 'JUSTID'
-return #redis.call(unpack(claim))
-"""
 
 
 class StreamConsumer:
@@ -56,13 +44,14 @@ class StreamConsumer:
         self._metrics = metrics
         self._name = settings.consumer_name
         self._stopping = asyncio.Event()
+        self._backoff = Backoff(self._stopping, base=0.1, cap=5.0)
         self.joined = False
         self.heartbeat = time.monotonic()
         self.last_error: str | None = None
         self._next_claim = 0.0
         self._retry_own_at: float | None = None
         self._slots = asyncio.Semaphore(settings.batch_concurrency)
-        self._keep = redis.register_script(KEEP_CLAIMED)
+        self._keep = redis.register_script(source("keep_claimed.lua", with_library=False))
         self._workers: set[asyncio.Task[None]] = set()
 
     @property
@@ -83,7 +72,6 @@ class StreamConsumer:
         self.joined = True
 
     async def run(self) -> None:
-        backoff = 0.1
         own_pending = True
         while not self._stopping.is_set():
             self.heartbeat = time.monotonic()
@@ -102,20 +90,20 @@ class StreamConsumer:
                     if await self._reclaim():
                         continue
                 await self._read_new()
-                backoff = 0.1
+                self._backoff.reset()
                 self.last_error = None
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):
                     log.warning("consumer group vanished; recreating it")
                     self.joined = False
                     continue
-                backoff = await self._pause("redis error", exc, backoff)
+                await self._pause("redis error", exc)
             except TRANSIENT as exc:
                 self.joined = False
-                backoff = await self._pause("redis unavailable", exc, backoff)
+                await self._pause("redis unavailable", exc)
             except Exception as exc:  # a bug must not kill the loop; liveness shows the last error
                 log.exception("consumer loop error")
-                backoff = await self._pause("unexpected error", exc, backoff)
+                await self._pause("unexpected error", exc)
         await self._quiesce()
         log.info("consumer %s stopped", self._name)
 
@@ -156,14 +144,11 @@ class StreamConsumer:
             except RedisError as exc:  # Redis away: nobody can claim them either
                 log.warning("could not keep %d entries in hand claimed: %s", len(entry_ids), type(exc).__name__)
 
-    async def _pause(self, what: str, exc: BaseException, backoff: float) -> float:
+    async def _pause(self, what: str, exc: BaseException) -> None:
         self.last_error = f"{what}: {type(exc).__name__}"
-        log.warning("%s (%s); retrying in %.1fs", what, type(exc).__name__, backoff)
-        try:
-            await asyncio.wait_for(self._stopping.wait(), backoff * (0.5 + random.random()))
-        except TimeoutError:
-            pass
-        return min(backoff * 2, 5.0)
+        delay = self._backoff.next_delay()
+        log.warning("%s (%s); retrying in %.1fs", what, type(exc).__name__, delay)
+        await self._backoff.sleep(delay)
 
     async def _read_new(self) -> None:
         """Read the next batch and hand it to a worker; up to BATCH_CONCURRENCY batches are in flight,
@@ -235,7 +220,6 @@ class StreamConsumer:
             self._keys.intent_stream, self._keys.group, min=ids[0], max=ids[-1], count=max(len(ids) * 4, 1000),
             consumername=consumer)
         return {text(p["message_id"]): int(p["times_delivered"]) for p in pending}
-
 
 
 def _entries(reply: Any) -> list[tuple[str, dict[Any, Any]]]:

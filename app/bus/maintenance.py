@@ -15,8 +15,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.bus.codec import text
-from app.bus.keys import Keys
+from app.codec import text
+from app.keys import Keys
 from app.config import Settings
 from app.telemetry.metrics import Metrics
 

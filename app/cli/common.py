@@ -7,7 +7,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.bus.codec import text
+from app.codec import text
 from app.config import Settings
 
 

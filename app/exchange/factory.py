@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Mode, Settings
 from app.exchange.base import ExchangeAdapter
 from app.exchange.paper import PaperExchange

@@ -17,9 +17,9 @@ from typing import Any, Sequence
 import orjson
 import redis.asyncio as aioredis
 
-from app.bus.codec import text
+from app.codec import text
 from app.config import Market, Settings
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote, StagedOrder
 from app.exchange.fills import SimulatedFill, simulate
 from app.exchange.filters import SymbolRules, check_order, rules_from_exchange_info

@@ -25,7 +25,8 @@ from typing import Any, Iterable, Literal, Mapping
 
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
+from app.state.scripts import source
 
 Unit = Literal["weight", "orders", "requests"]
 BURST_FRACTION = 0.2
@@ -33,65 +34,6 @@ MAX_CALL_WEIGHT = 20  # spot exchangeInfo and account, the heaviest calls the ad
 _INTERVALS = {"SECOND": (1, "s"), "MINUTE": (60, "m"), "HOUR": (3600, "h"), "DAY": (86400, "d")}
 _UNITS: Mapping[str, Unit] = {"REQUEST_WEIGHT": "weight", "ORDERS": "orders", "RAW_REQUESTS": "requests"}
 BAN, THROTTLE = "ban", "throttle"
-
-_REFILL = """
-local function refill(key, limit, window, burst, now)
-  local rate = math.max(limit - burst, 1) / window
-  local h = redis.call('HMGET', key, 'tokens', 'ts')
-  local tokens = tonumber(h[1]) or burst
-  local ts = tonumber(h[2]) or now
-  return math.min(burst, tokens + math.max(0, now - ts) * rate), rate
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-"""
-
-# KEYS: pause, bucket...; ARGV: per bucket limit, window_ms, burst, cost. -> {0} | {1, wait_ms} | {2, pttl, why}
-_TAKE = _REFILL + """
-local pause = redis.call('PTTL', KEYS[1])
-if pause > 0 then return {2, pause, redis.call('GET', KEYS[1])} end
-local wait, left = 0, {}
-for i = 2, #KEYS do
-  local a = (i - 2) * 4
-  local limit, window, burst, cost = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
-  local tokens, rate = refill(KEYS[i], limit, window, burst, now)
-  local need = math.min(cost, burst)
-  if tokens < need then wait = math.max(wait, math.ceil((need - tokens) / rate)) end
-  left[i] = tokens - cost
-end
-if wait > 0 then return {1, wait} end
-for i = 2, #KEYS do
-  local window = tonumber(ARGV[(i - 2) * 4 + 2])
-  redis.call('HSET', KEYS[i], 'tokens', tostring(left[i]), 'ts', now)
-  redis.call('PEXPIRE', KEYS[i], window * 2)
-end
-return {0}
-"""
-
-# KEYS: buckets; ARGV: per bucket limit, window_ms, burst, used-in-current-exchange-window.
-_OBSERVE = _REFILL + """
-for i = 1, #KEYS do
-  local a = (i - 1) * 4
-  local limit, window, burst, used = tonumber(ARGV[a+1]), tonumber(ARGV[a+2]), tonumber(ARGV[a+3]), tonumber(ARGV[a+4])
-  local tokens, rate = refill(KEYS[i], limit, window, burst, now)
-  local remaining = window - (now % window)
-  local cap = math.max((limit - used) - rate * remaining, -rate * remaining)
-  redis.call('HSET', KEYS[i], 'tokens', tostring(math.min(tokens, cap)), 'ts', now)
-  redis.call('PEXPIRE', KEYS[i], window * 2)
-end
-return 1
-"""
-
-# KEYS: pause; ARGV: value "kind|message", ttl_ms. Never shortens a pause, never downgrades a ban.
-_PAUSE = """
-local cur = redis.call('PTTL', KEYS[1])
-local old = redis.call('GET', KEYS[1])
-local value = ARGV[1]
-if old and string.sub(old, 1, 4) == 'ban|' and string.sub(value, 1, 4) ~= 'ban|' then value = old end
-if cur >= tonumber(ARGV[2]) and value == old then return 0 end
-redis.call('SET', KEYS[1], value, 'PX', math.max(cur, tonumber(ARGV[2])))
-return 1
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +98,9 @@ class RateBudget:
         self._redis = redis
         self._keys = keys
         self.buckets = tuple(buckets)
-        self._take = redis.register_script(_TAKE)
-        self._observe = redis.register_script(_OBSERVE)
-        self._pause = redis.register_script(_PAUSE)
+        self._take = redis.register_script(source("rate_refill.lua", "rate_take.lua", with_library=False))
+        self._observe = redis.register_script(source("rate_refill.lua", "rate_observe.lua", with_library=False))
+        self._pause = redis.register_script(source("rate_pause.lua", with_library=False))
 
     def configure(self, buckets: Iterable[Bucket]) -> None:
         self.buckets = tuple(buckets)

@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, Quote, StagedOrder
 from app.execution.observe import ResultMetrics
@@ -27,11 +27,12 @@ from app.execution.prepare import prepare
 from app.execution.settlements import Settlements
 from app.execution.spans import PipelineSpans
 from app.execution.venue import VenueStage
-from app.execution.work import Delivery, Work
+from app.bus.delivery import Delivery
+from app.execution.work import Work
 from app.models.intent import Intent, InvalidIntent, decode_fields
 from app.models.result import Reason
 from app.risk.checks import Denial, limits_from_settings
-from app.risk.gate import Admission, Candidate, Gate, Verdict
+from app.state.gate import Admission, Candidate, Gate, Verdict
 from app.state.ledger import Ledger, Settlement
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics

@@ -12,7 +12,7 @@ from app.execution.prepare import Prepared
 from app.models.intent import Intent, InvalidIntent
 from app.models.result import Reason, Status
 from app.risk.checks import Denial
-from app.risk.gate import Admission, Verdict
+from app.state.gate import Admission, Verdict
 from app.state.ledger import Settlement
 
 COUNTERS = {Status.FILLED: "filled", Status.PARTIALLY_FILLED: "filled", Status.NEW: "open",

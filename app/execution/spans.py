@@ -16,10 +16,10 @@ from typing import Any, Awaitable, Mapping, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.exchange.base import ExecutionReport, OutcomeUnknown
 from app.models.result import Reason
-from app.risk.gate import Admission
+from app.state.gate import Admission
 from app.state.ledger import Settlement
 from app.telemetry.tracing import EXCHANGE_OUTCOME, Tracing, extract
 

@@ -14,7 +14,7 @@ from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest
 from app.execution.spans import ORDER_CREATE, ORDER_QUERY, PipelineSpans
 from app.execution.work import Work
 from app.models.intent import Intent
-from app.risk.gate import Admission, Verdict
+from app.state.gate import Admission, Verdict
 
 log = logging.getLogger(__name__)
 

@@ -1,25 +1,16 @@
-"""What the pipeline carries: a stream entry as delivered, and everything learned about it on the way."""
+"""What the pipeline carries: a stream entry as delivered (``Delivery``), and everything learned about it on the way."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from app.bus.delivery import Delivery
 from app.exchange.base import ExecutionReport, StagedOrder
 from app.execution.prepare import Prepared
 from app.execution.spans import IntentTrace
 from app.models.intent import Intent, InvalidIntent
-from app.risk.gate import Admission
+from app.state.gate import Admission
 from app.state.ledger import Settlement
-
-
-@dataclass(slots=True)
-class Delivery:
-    """One stream entry as read, with how many times the group has delivered it."""
-
-    entry_id: str
-    fields: dict[Any, Any]
-    deliveries: int = 1
 
 
 @dataclass(slots=True)

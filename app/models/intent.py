@@ -18,7 +18,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from app.bus.codec import text
+from app.codec import text
 
 MAX_QUANTITY = 1e9
 TRACE_FIELDS = ("traceparent", "tracestate")

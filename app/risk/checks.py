@@ -11,21 +11,15 @@ Two groups:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from app.models.result import Reason
+from app.models.trading import TradingState
 
 if TYPE_CHECKING:
     from app.config import Settings
 
 EPS = 1e-12
-
-
-class TradingState(StrEnum):
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"
-    HALTED = "HALTED"
 
 
 @dataclass(frozen=True, slots=True)

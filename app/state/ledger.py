@@ -12,8 +12,8 @@ from typing import Any
 
 import orjson
 
-from app.bus.codec import text
-from app.bus.keys import Keys
+from app.codec import text
+from app.keys import Keys
 from app.config import Settings
 from app.models.result import Result
 from app.state.scripts import Scripts

@@ -7,9 +7,9 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.bus.codec import text
-from app.bus.keys import Keys
-from app.risk.checks import TradingState
+from app.codec import text
+from app.keys import Keys
+from app.models.trading import TradingState
 
 POSITION_FLOATS = ("qty", "avg_entry", "notional_usd", "realized_pnl", "fees")
 

@@ -28,7 +28,7 @@ from opentelemetry.util.re import parse_env_headers
 
 from app import SERVICE_NAME as DEFAULT_SERVICE_NAME
 from app import __version__
-from app.bus.codec import text
+from app.codec import text
 from app.telemetry.export import BatchConfig, BatchConfigError, EncodingBatchProcessor
 from app.telemetry.otlp import OTLPSpanExporter
 from app.telemetry.tracer import LightTracer, LightTracerProvider

@@ -6,7 +6,7 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.bus.maintenance import Maintenance
 from app.config import load_settings
 from app.telemetry.metrics import Metrics

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from app.redis_server import free_port, redis_server_binary
+from app.redis_server import LocalRedis, free_port
 from tests.chart.pod_env import port_number, resolve_env
 from tests.chart.rendering import NAMESPACE, ROOT, app_container, app_deployment, helm_test_pod
 
@@ -70,14 +70,9 @@ def redis_password(defaults) -> str:
 
 
 @pytest.fixture(scope="module")
-def chart_redis(redis_password: str, tmp_path_factory) -> Iterator[int]:
-    port, data = free_port(), tmp_path_factory.mktemp("chart-redis")
-    proc = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(data), "--requirepass", redis_password],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield port
-    proc.terminate()
-    proc.wait(10)
+def chart_redis(redis_password: str) -> Iterator[int]:
+    with LocalRedis(password=redis_password) as server:
+        yield server.port
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Market, Settings, load_settings
 from app.exchange.base import ExecutionReport, OrderRequest
 from app.exchange.paper import PaperExchange

@@ -6,7 +6,7 @@ import time
 
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Settings
 from app.exchange.ratelimit import BAN, THROTTLE, Bucket, RateBudget, buckets_for
 

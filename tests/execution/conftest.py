@@ -10,7 +10,7 @@ import redis as sync_redis
 import redis.asyncio as aioredis
 
 from app.bus.consumer import StreamConsumer
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Settings, load_settings
 from app.exchange.base import ExchangeAdapter
 from app.exchange.paper import PaperExchange

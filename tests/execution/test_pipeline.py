@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.execution.service import Delivery
+from app.bus.delivery import Delivery
 from tests.execution.conftest import Harness
 from tests.utils.streams import by_entry, intent, pending_count, publish, publish_raw, results
 

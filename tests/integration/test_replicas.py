@@ -81,7 +81,7 @@ def test_admin_endpoints_refuse_missing_bad_or_disabled_tokens(services, sync) -
 CRASH_AFTER_SEND = """
 import asyncio, os
 from app.config import load_settings
-from app.risk.gate import Gate
+from app.state.gate import Gate
 from app.runtime import Runtime
 
 book = Gate.admit_and_book

@@ -8,8 +8,9 @@ from typing import Iterator
 import pytest
 import redis
 
+from app.redis_server import LocalRedis
 from tests.reliability.leaks import Secrets
-from tests.utils.chaos import UNTHROTTLED_LIMITS, DurableRedis, FlakyBinance
+from tests.utils.chaos import UNTHROTTLED_LIMITS, FlakyBinance, durable_redis_server
 
 
 @pytest.fixture(scope="session")
@@ -18,14 +19,14 @@ def secrets() -> Secrets:
 
 
 @pytest.fixture
-def durable_redis(secrets: Secrets) -> Iterator[DurableRedis]:
-    server = DurableRedis(password=secrets.redis_password).start()
+def durable_redis(secrets: Secrets) -> Iterator[LocalRedis]:
+    server = durable_redis_server(secrets.redis_password).start()
     yield server
     server.cleanup()
 
 
 @pytest.fixture
-def client(durable_redis: DurableRedis) -> Iterator[redis.Redis]:
+def client(durable_redis: LocalRedis) -> Iterator[redis.Redis]:
     conn = durable_redis.client()
     yield conn
     conn.close()

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import redis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import load_settings
 from tests.fakes.binance_exchange import FakeExchange
 

@@ -14,12 +14,13 @@ import time
 import pytest
 import redis
 
+from app.redis_server import LocalRedis
 from tests.reliability.conftest import service_env
 from tests.reliability.figures import record
 from tests.reliability.invariants import check_exactly_once
 from tests.reliability.leaks import Secrets, find_leaks, logged_errors, pages, streams
 from tests.reliability.workload import Producer, alternating, wait_answered
-from tests.utils.chaos import DurableRedis, Fleet, FlakyBinance
+from tests.utils.chaos import Fleet, FlakyBinance
 
 INTENTS = int(os.environ.get("SOAK_INTENTS", "20000"))
 RATE = int(os.environ.get("SOAK_RATE", "1000"))         # intents/s offered: above what 3 replicas answer
@@ -36,7 +37,7 @@ def _sum_logged(logs: dict[str, str], pattern: str) -> int:
 @pytest.mark.slow
 @pytest.mark.timeout(max(600, INTENTS // 20))
 def test_sigkill_every_two_seconds_loses_no_intent_and_doubles_no_order(
-        durable_redis: DurableRedis, client: redis.Redis, binance: FlakyBinance, secrets: Secrets) -> None:
+        durable_redis: LocalRedis, client: redis.Redis, binance: FlakyBinance, secrets: Secrets) -> None:
     # Reclaim after 5 s idle: far above a batch's time here, so only dead replicas' entries are claimed.
     env = service_env(binance, secrets, claim_min_idle_ms=5000, claim_interval_s=0.5, max_deliveries=20)
     fleet = Fleet(durable_redis.url, env, size=REPLICAS, seed=SEED).start()

@@ -16,12 +16,13 @@ from collections import Counter
 import pytest
 import redis
 
+from app.redis_server import LocalRedis
 from tests.reliability.conftest import service_env
 from tests.reliability.figures import record
 from tests.reliability.invariants import KEYS, check_exactly_once, outcome, read_results
 from tests.reliability.leaks import Secrets, find_leaks, logged_errors, pages, streams
 from tests.reliability.workload import Producer, alternating, publish_all, wait_answered, wait_for
-from tests.utils.chaos import DurableRedis, Fleet, FlakyBinance
+from tests.utils.chaos import Fleet, FlakyBinance
 
 LOAD, DURING_WINDOW, AFTER_BAN = 3000, 500, 300
 LOAD_RATE = 300.0                                       # intents/s: 10 s of load
@@ -36,7 +37,7 @@ THROTTLE_S, BAN_S = 2.0, 10.0
 
 @pytest.mark.slow
 def test_latency_5xx_429_and_418_under_load_keep_every_invariant_and_every_window(
-        durable_redis: DurableRedis, client: redis.Redis, binance: FlakyBinance, secrets: Secrets) -> None:
+        durable_redis: LocalRedis, client: redis.Redis, binance: FlakyBinance, secrets: Secrets) -> None:
     # Replicas hold entries far longer than CLAIM_MIN_IDLE_MS while requests are slow: they must keep
     # them, or a claimer's look-up would find no order yet and send another.
     env = service_env(binance, secrets, binance_request_timeout_s=REQUEST_TIMEOUT_S, max_intent_age_s=20,

@@ -16,7 +16,7 @@ import pytest
 
 from tests.reliability.figures import record
 from tests.reliability.leaks import Secrets, find_leaks, pages
-from tests.utils.chaos import DurableRedis
+from tests.utils.chaos import durable_redis_server
 from tests.utils.service import ServiceProcess
 from tests.utils.streams import intent, publish, wait_results
 
@@ -25,7 +25,7 @@ MAX_EXAMPLES = 100      # per operation and phase
 
 @pytest.fixture(scope="module")
 def api(secrets: Secrets) -> Iterator[ServiceProcess]:
-    redis_server = DurableRedis(password=secrets.redis_password).start()
+    redis_server = durable_redis_server(secrets.redis_password).start()
     service = ServiceProcess(redis_server.url, name="api-fuzzed", env=secrets.service_env()).start()
     client = redis_server.client()
     publish(client, intent("BTCUSDT", "BUY", quantity=0.002), intent("ETHUSDT", "SELL", quantity=0.05),

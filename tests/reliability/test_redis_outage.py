@@ -17,12 +17,13 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from app.config import load_settings
 from app.runtime import redis_client
 
+from app.redis_server import LocalRedis
 from tests.reliability.conftest import service_env
 from tests.reliability.figures import record
 from tests.reliability.invariants import check_exactly_once
 from tests.reliability.leaks import Secrets, find_leaks, logged_errors, pages, streams
 from tests.reliability.workload import alternating, answered, publish_all, wait_answered, wait_for
-from tests.utils.chaos import DurableRedis, Fleet, FlakyBinance, Prober
+from tests.utils.chaos import FlakyBinance, Fleet, Prober, durable_redis_server
 
 BEFORE, AFTER = 6000, 1000
 OUTAGE_S = 10.0
@@ -30,7 +31,7 @@ OUTAGE_S = 10.0
 
 @pytest.mark.slow
 def test_redis_stopped_for_ten_seconds_mid_run_loses_nothing_and_restarts_nothing(
-        durable_redis: DurableRedis, client: redis.Redis, binance: FlakyBinance, secrets: Secrets) -> None:
+        durable_redis: LocalRedis, client: redis.Redis, binance: FlakyBinance, secrets: Secrets) -> None:
     fleet = Fleet(durable_redis.url, service_env(binance, secrets, claim_min_idle_ms=5000), size=2).start()
     pids = [s.process.pid for s in fleet.live]
     entry_ids = publish_all(client, alternating(BEFORE))
@@ -80,7 +81,7 @@ def test_redis_stopped_for_ten_seconds_mid_run_loses_nothing_and_restarts_nothin
 async def test_redis_failing_while_a_pipeline_checks_its_scripts_keeps_no_connection(secrets: Secrets) -> None:
     """The outage run logged "Unclosed Pipeline client": redis-py kept such a connection in use for
     good. Redis is paused so the pipeline's SCRIPT EXISTS is in flight when Redis dies."""
-    server = DurableRedis(password=secrets.redis_password).start()
+    server = durable_redis_server(secrets.redis_password).start()
     client = redis_client(load_settings({}, redis_url=server.url), socket_timeout=5.0)
     try:
         script = client.register_script("return 1")

@@ -15,11 +15,12 @@ import pytest
 import redis
 
 from app.bus.consumer import KEEP_CLAIMED
+from app.redis_server import LocalRedis
 from tests.reliability.conftest import service_env
 from tests.reliability.invariants import KEYS, check_exactly_once
 from tests.reliability.leaks import Secrets
 from tests.reliability.workload import alternating, publish_all, wait_answered
-from tests.utils.chaos import DurableRedis, Fleet, FlakyBinance
+from tests.utils.chaos import Fleet, FlakyBinance
 
 ORDER_LATENCY_S = 4.0      # inside the request timeout (10 s) and the recvWindow (5 s)
 CLAIM_MIN_IDLE_MS = 1500   # what the multi-process tests use; the default 30 s only widens the order window
@@ -27,7 +28,7 @@ CLAIM_MIN_IDLE_MS = 1500   # what the multi-process tests use; the default 30 s 
 
 @pytest.mark.slow
 def test_an_order_slower_than_the_claim_threshold_is_still_sent_once(
-        durable_redis: DurableRedis, client: redis.Redis, binance: FlakyBinance, secrets: Secrets) -> None:
+        durable_redis: LocalRedis, client: redis.Redis, binance: FlakyBinance, secrets: Secrets) -> None:
     binance.order_latency_s = ORDER_LATENCY_S
     env = service_env(binance, secrets, claim_min_idle_ms=CLAIM_MIN_IDLE_MS, claim_interval_s=0.5)
     fleet = Fleet(durable_redis.url, env, size=2).start()

@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 
 from app.config import load_settings
 from app.models.intent import InvalidIntent, decode_fields
+from app.redis_server import LocalRedis
 from tests.reliability.entries import INVALID, Entry, hostile_entries
 from tests.reliability.figures import record
 from tests.reliability.invariants import KEYS, read_results
 from tests.reliability.leaks import Secrets, find_leaks, logged_errors, pages, streams
 from tests.reliability.workload import ResultTail
-from tests.utils.chaos import DurableRedis
 from tests.utils.service import ServiceProcess
 from tests.utils.streams import intent, publish, publish_raw
 
@@ -32,7 +32,7 @@ LEGITIMATE = {"FILLED", "PARTIALLY_FILLED", "NEW", "REJECTED"}
 
 
 @pytest.fixture
-def service(durable_redis: DurableRedis, secrets: Secrets) -> Iterator[ServiceProcess]:
+def service(durable_redis: LocalRedis, secrets: Secrets) -> Iterator[ServiceProcess]:
     # Limits out of the way, so fuzzed intents that happen to be valid reach the (PAPER) venue.
     env = {**secrets.service_env(), "MAX_POSITION_USD": "1e12", "MAX_TOTAL_EXPOSURE_USD": "1e12",
            "PAPER_BALANCE_USD": "1e12", "MAX_ORDERS_PER_MINUTE": "0"}

@@ -6,7 +6,8 @@ import pytest
 
 from app.config import load_settings
 from app.models.result import Reason
-from app.risk.checks import Book, Denial, Limits, TradingState, evaluate_book, evaluate_intent, limits_from_settings, \
+from app.models.trading import TradingState
+from app.risk.checks import Book, Denial, Limits, evaluate_book, evaluate_intent, limits_from_settings, \
     reduces
 
 LIMITS = Limits(allowed_symbols=frozenset({"BTCUSDT", "ETHUSDT", "SOLUSDT"}), max_leverage=10,

@@ -6,7 +6,7 @@ import json
 
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Settings
 from app.models.result import Result
 from app.state.ledger import Ledger, Settlement

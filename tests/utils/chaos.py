@@ -1,7 +1,7 @@
 """Tools for breaking things on purpose: a Redis that can be stopped and started again with its data,
 a fleet of service processes to SIGKILL, and a fake Binance that fails a share of its orders.
 
-``DurableRedis`` is configured by a file (port, AOF, ``requirepass``) so a restart comes back on
+``durable_redis_server`` is app.redis_server's launcher with AOF and a password: a restart comes back on
 the same port with the same password and reloads the append-only file, as a StatefulSet pod would.
 """
 
@@ -23,7 +23,7 @@ from urllib.parse import quote
 import httpx
 import redis
 
-from app.redis_server import free_port, redis_server_binary
+from app.redis_server import LocalRedis
 from tests.fakes.binance_exchange import FakeExchange, FakeOrder
 from tests.fakes.binance_server import FakeBinance
 from tests.utils.service import ServiceProcess
@@ -36,65 +36,9 @@ UNTHROTTLED_LIMITS = (
 )
 
 
-@dataclass
-class DurableRedis:
+def durable_redis_server(password: str) -> LocalRedis:
     """redis-server with AOF (fsync every second) and a password, restartable on the same port."""
-
-    password: str
-    port: int = field(default_factory=free_port)
-    directory: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="chaos-redis-")))
-    process: subprocess.Popen[bytes] | None = None
-    restarts: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://:{quote(self.password, safe='')}@127.0.0.1:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, password=self.password, socket_timeout=10)
-
-    def start(self, timeout: float = 20.0) -> "DurableRedis":
-        config = self.directory / "redis.conf"
-        config.write_text("\n".join([
-            f"port {self.port}", "bind 127.0.0.1", f'dir "{self.directory}"', 'save ""',
-            "appendonly yes", "appendfsync everysec", f'requirepass "{self.password}"', "loglevel warning",
-        ]) + "\n")
-        log = open(self.directory / "redis.log", "ab")
-        self.process = subprocess.Popen([redis_server_binary(), str(config)], stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + timeout
-        client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
-        try:
-            while True:
-                try:
-                    if client.ping():
-                        return self
-                except (redis.ConnectionError, redis.BusyLoadingError):
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError(f"redis-server on {self.port} did not start: "
-                                           f"{(self.directory / 'redis.log').read_text()[-2000:]}") from None
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        """SIGTERM: Redis finishes the running command, fsyncs the AOF and exits."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(30)
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-        self.restarts += 1
-
-    def cleanup(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        shutil.rmtree(self.directory, ignore_errors=True)
+    return LocalRedis(password=password, appendonly=True)
 
 
 @dataclass

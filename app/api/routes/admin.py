@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.api.deps import AdminDep, RuntimeDep
-from app.risk.checks import TradingState
+from app.models.trading import TradingState
 
 router = APIRouter(tags=["admin"], prefix="/admin")
 log = logging.getLogger(__name__)

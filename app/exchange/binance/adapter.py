@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Settings
 from app.exchange.base import ComponentStatus, ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote
 from app.exchange.binance.errors import ExchangeFailure

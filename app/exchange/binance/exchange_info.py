@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Market
 from app.exchange.filters import SymbolRules, rules_from_exchange_info
 

@@ -11,10 +11,10 @@ with the outcome unknown, ``OutcomeUnknown`` tells the pipeline to keep the inte
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
+from app.backoff import Backoff
 from app.exchange.base import ExecutionReport, OrderRequest, OutcomeUnknown
 from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.transport import Transport
@@ -22,7 +22,7 @@ from app.exchange.binance.transport import Transport
 log = logging.getLogger(__name__)
 MAX_SENDS = 3
 LOOKUP_GRACE_MS = 1000
-_LOOKUP_FIRST_DELAY_S, _LOOKUP_MAX_DELAY_S = 0.2, 2.0
+_FIRST_DELAY_S, _MAX_DELAY_S = 0.2, 2.0  # between a send that never arrived and the next, and between look-ups
 _RESOLVED_BY_LOOKUP = (Kind.UNKNOWN_OUTCOME, Kind.DUPLICATE)
 
 
@@ -34,7 +34,8 @@ class OrderSender:
     async def send(self, request: OrderRequest, deadline: float) -> ExecutionReport:
         """The order's report; raises OutcomeUnknown only when look-ups could not settle it in time."""
         params = self._t.api.order_params(request)
-        for attempt in range(1, MAX_SENDS + 1):
+        backoff = Backoff(base=_FIRST_DELAY_S, cap=_MAX_DELAY_S)
+        for _ in range(MAX_SENDS):
             try:
                 return self._t.api.report(await self._t.call(self._t.api.order_create, deadline, **params))
             except ExchangeFailure as failure:
@@ -48,7 +49,7 @@ class OrderSender:
                 log.warning("order %s does not exist at the exchange and no longer can; sending again",
                             request.client_order_id)
             elif error.kind is Kind.UNAVAILABLE:  # never reached the exchange: safe to send again
-                await asyncio.sleep(min(0.2 * attempt, max(0.0, deadline - time.monotonic())))
+                await backoff.sleep(min(backoff.next_delay(), max(0.0, deadline - time.monotonic())))
             else:
                 return error.report()
             if time.monotonic() >= deadline:
@@ -60,8 +61,9 @@ class OrderSender:
 
     async def resolve(self, request: OrderRequest, sent_at_ms: int, deadline: float) -> ExecutionReport | None:
         """Look the order up until known; None once it is absent after its recvWindow has passed."""
-        delay = _LOOKUP_FIRST_DELAY_S
+        backoff = Backoff(base=_FIRST_DELAY_S, cap=_MAX_DELAY_S)
         while True:
+            delay = backoff.next_delay()
             try:
                 found = await self.query(request.symbol, request.client_order_id, deadline)
             except ExchangeFailure as failure:
@@ -74,8 +76,7 @@ class OrderSender:
             if time.monotonic() + delay >= deadline:
                 raise OutcomeUnknown(f"order {request.client_order_id} on {request.symbol}: outcome still unknown "
                                      f"at the deadline; resolve it with query_order")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _LOOKUP_MAX_DELAY_S)
+            await backoff.sleep(delay)
 
     async def query(self, symbol: str, client_order_id: str, deadline: float) -> ExecutionReport | None:
         try:

@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Settings, load_settings
 from app.exchange.binance.adapter import BinanceAdapter
 from app.telemetry.metrics import Metrics

@@ -7,9 +7,9 @@ import logging
 import pytest
 import redis.asyncio as aioredis
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.models.result import Status
-from app.state.reconcile import reconcile_in_flight
+from app.execution.reconcile import reconcile_in_flight
 from tests.exchange.binance.conftest import MakeAdapter, MakeSettings
 from tests.exchange.binance.support import order
 from tests.fakes.binance_server import FakeBinance
@@ -30,7 +30,7 @@ async def test_each_in_flight_order_is_reported_as_the_exchange_sees_it(
     await record(aredis, keys, "i-1", client_order_id="ex-sent-and-filled", symbol="BTCUSDT", state="OPEN")
     await record(aredis, keys, "i-2", client_order_id="ex-never-arrived", symbol="BTCUSDT", state="OPEN")
     await record(aredis, keys, "i-3")
-    caplog.set_level(logging.INFO, logger="app.state.reconcile")
+    caplog.set_level(logging.INFO, logger="app.execution.reconcile")
 
     found = await reconcile_in_flight(aredis, keys, adapter)
 

@@ -7,7 +7,7 @@ from typing import AsyncIterator
 
 import pytest
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.exchange.base import Health, OutcomeUnknown
 from app.exchange.binance.adapter import BinanceAdapter, ExchangeUnavailable
 from app.models.result import Reason, Status

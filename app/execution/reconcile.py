@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
-from app.bus.codec import text
-from app.bus.keys import Keys
+from app.codec import text
+from app.keys import Keys
 from app.exchange.base import ExchangeAdapter, ExecutionReport, OutcomeUnknown
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from app.bus.codec import text
-from app.bus.keys import Keys
+from app.codec import text
+from app.keys import Keys
 from app.risk.checks import Denial, Limits
 from app.state.scripts import Scripts
 

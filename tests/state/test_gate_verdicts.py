@@ -5,11 +5,11 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 import pytest
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Settings
 from app.models.result import Reason
 from app.risk.checks import Denial, Limits
-from app.risk.gate import Admission, Candidate, Gate, Verdict
+from app.state.gate import Admission, Candidate, Gate, Verdict
 from app.state.scripts import Scripts
 
 LIMITS = Limits(frozenset({"BTCUSDT"}), 10, 1_000.0, 5_000.0, 0, 30.0, 1e9)

@@ -16,10 +16,11 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from app.bus.keys import Keys
+from app.keys import Keys
 from app.config import Settings
-from app.risk.checks import Book, Limits, TradingState, evaluate_book
-from app.risk.gate import Candidate, Gate, Verdict
+from app.models.trading import TradingState
+from app.risk.checks import Book, Limits, evaluate_book
+from app.state.gate import Candidate, Gate, Verdict
 from app.state.scripts import Scripts
 
 SYMBOL = "BTCUSDT"

@@ -7,8 +7,10 @@ can share a Redis without colliding, and tests can use their own names.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from app.config import Settings
+if TYPE_CHECKING:  # keys sit on the ground floor: they read settings but import nothing of the app
+    from app.config import Settings
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,36 @@
+"""The one way the service waits before trying again: redis-py's backoff policy, cut short by a stop.
+
+Loops that must keep trying until a dependency answers (the consumer while Redis is away, start-up
+while the venue is unreachable, an order's look-ups until the venue knows it) wait ``EqualJitterBackoff`` delays: doubling from ``base`` up to
+``cap``, each between half and all of that, so replicas that lost Redis together do not come back in
+step. Single commands are retried by redis-py itself with the same library's ``Retry``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.backoff import EqualJitterBackoff
+
+
+class Backoff:
+    def __init__(self, stopping: asyncio.Event | None = None, *, base: float, cap: float) -> None:
+        self._stopping = stopping or asyncio.Event()
+        self._policy = EqualJitterBackoff(cap=cap, base=base)
+        self._failures = 0
+
+    def reset(self) -> None:
+        """A success: the next failure waits ``base`` again."""
+        self._failures = 0
+
+    def next_delay(self) -> float:
+        delay = self._policy.compute(self._failures)
+        self._failures += 1
+        return delay
+
+    async def sleep(self, delay: float) -> None:
+        """Wait ``delay`` seconds, or less if the loop is asked to stop meanwhile."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        except TimeoutError:
+            pass
