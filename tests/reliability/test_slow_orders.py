@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from app.bus.consumer import KEEP_CLAIMED
+from app.state.scripts import source
 from app.redis_server import LocalRedis
 from tests.reliability.conftest import service_env
 from tests.reliability.invariants import KEYS, check_exactly_once
@@ -48,7 +48,7 @@ def test_keeping_entries_claimed_resets_only_ones_own_and_counts_no_delivery(syn
     theirs = sync.xadd(KEYS.intent_stream, {"data": "{}"}).decode()
     sync.xreadgroup(KEYS.group, "them", {KEYS.intent_stream: ">"})
     time.sleep(0.3)
-    kept = sync.eval(KEEP_CLAIMED, 1, KEYS.intent_stream, KEYS.group, "me", mine, theirs, "0-1")
+    kept = sync.eval(source("keep_claimed.lua", with_library=False), 1, KEYS.intent_stream, KEYS.group, "me", mine, theirs, "0-1")
     pending = {p["message_id"].decode(): p for p in sync.xpending_range(KEYS.intent_stream, KEYS.group, "-", "+", 10)}
     assert kept == 1
     assert pending[mine]["time_since_delivered"] < 300 <= pending[theirs]["time_since_delivered"]
