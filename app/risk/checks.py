@@ -92,7 +92,10 @@ def evaluate_book(
                       f"{symbol} position would be {abs(new) * price:.2f} USD, "
                       f"above the {limits.max_position_usd:.2f} USD limit")
     if grows:
-        total = abs(new) * price + sum(abs(q) * p for s, (q, p) in book.others.items() if s != symbol)
+        total = abs(new) * price
+        for other in sorted(s for s in book.others if s != symbol):  # in symbol order, as gate.lua sums
+            qty, mark = book.others[other]
+            total += abs(qty) * mark
         if total > limits.max_total_exposure_usd + 1e-9:
             return Denial(Reason.EXPOSURE_LIMIT,
                           f"total exposure would be {total:.2f} USD, "

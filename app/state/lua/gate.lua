@@ -64,10 +64,15 @@ local function make_gate(K, A)
       for i = 1, #positions, 2 do seen[positions[i]] = tonumber(positions[i + 1]) end
       local reserved = redis.call('HGETALL', K[2])
       for i = 1, #reserved, 2 do seen[reserved[i]] = (seen[reserved[i]] or 0) + tonumber(reserved[i + 1]) end
+      -- summed in symbol order, as app/risk/checks.py does: float sums in another order can differ
+      -- in the last digit, and the message must be the same whichever side computed it
+      local symbols = {}
       for sym, qty in pairs(seen) do
-        if sym ~= symbol and qty ~= 0 then
-          total = total + math.abs(qty) * tonumber(redis.call('HGET', K[4], sym) or '0')
-        end
+        if sym ~= symbol and qty ~= 0 then symbols[#symbols + 1] = sym end
+      end
+      table.sort(symbols)
+      for _, sym in ipairs(symbols) do
+        total = total + math.abs(seen[sym]) * tonumber(redis.call('HGET', K[4], sym) or '0')
       end
       if total > max_exp + 1e-9 then
         return deny('EXPOSURE_LIMIT', string.format('total exposure would be %.2f USD, above the %.2f USD limit',
