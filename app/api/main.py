@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from app import SERVICE_NAME, __version__
 from app.api import errors
+from app.api.errors import error_responses
 from app.api.routes import admin, books, probes, status
 from app.config import Settings
 from app.runtime import Runtime
@@ -33,6 +34,6 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                   description="Trade intents in over Redis Streams, orders out, one result per intent.")
     errors.install(app)
     for module in (probes, books, status, admin):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=error_responses(500))
     instrument_app(app, tracing.provider)
     return app

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import httpx
+import jsonschema
 import pytest
 import redis
 
@@ -101,6 +103,35 @@ def test_errors_are_json_with_a_reason(service, path: str, status: int, error: s
     assert response.status_code == status
     body = response.json()
     assert body["error"] == error and body["detail"]
+
+
+@pytest.mark.parametrize(("method", "path", "operation", "kwargs", "status"), [
+    ("GET", "/orders?limit=0", "/orders", {}, 422),
+    ("GET", "/trades?limit=0", "/trades", {}, 422),
+    ("GET", "/orders/" + "x" * 129, "/orders/{intent_id}", {}, 422),
+    ("GET", "/orders/no-such-intent", "/orders/{intent_id}", {}, 404),
+    ("GET", "/admin/trading-state", "/admin/trading-state", {}, 401),
+    ("POST", "/admin/trading-state", "/admin/trading-state", {"json": {"state": "ACTIVE"}}, 401),
+    ("POST", "/admin/trading-state", "/admin/trading-state",
+     {"json": {"state": "SIDEWAYS"}, "headers": {"Authorization": f"Bearer {SECRET_TOKEN}"}}, 422),
+])
+def test_the_openapi_document_describes_each_error_answer(service, method: str, path: str, operation: str,
+                                                          kwargs: dict, status: int) -> None:
+    svc, _, _ = service
+    document = svc.get("/openapi.json").json()
+    response = httpx.request(method, svc.url + path, timeout=5, **kwargs)
+    assert response.status_code == status and response.headers["content-type"] == "application/json"
+    documented = document["paths"][operation][method.lower()]["responses"]
+    assert str(status) in documented, f"{method} {operation} answers {status}, which its document does not list"
+    schema = documented[str(status)]["content"]["application/json"]["schema"]
+    jsonschema.validate(response.json(), {**schema, "components": document["components"]})
+
+
+def test_wrong_method_names_every_method_the_path_serves(service) -> None:
+    svc, _, _ = service
+    response = httpx.request("PUT", svc.url + "/admin/trading-state", timeout=5)
+    assert response.status_code == 405 and response.json()["error"] == "METHOD_NOT_ALLOWED"
+    assert {"GET", "POST"} <= set(response.headers["allow"].replace(" ", "").split(","))
 
 
 def test_wrong_method_is_json(service) -> None:
