@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from app import SERVICE_NAME, __version__
 from app.api import errors
+from app.api.body_limit import BodyLimit
 from app.api.errors import error_responses
 from app.api.routes import admin, books, probes, status
 from app.config import Settings
@@ -31,9 +32,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
             await rt.stop()
 
     app = FastAPI(title=SERVICE_NAME, version=__version__, lifespan=lifespan,
-                  description="Trade intents in over Redis Streams, orders out, one result per intent.")
+                  description="Trade intents in over Redis Streams, orders out, one result per intent.\n\n"
+                              "Every error is JSON, `{\"error\": CODE, \"detail\": reason}`. Before any route, "
+                              "the server answers 400 `BAD_REQUEST` to malformed HTTP and 431 `HEADERS_TOO_LARGE` "
+                              "to a request line and headers over MAX_REQUEST_HEADER_BYTES.")
     errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     for module in (probes, books, status, admin):
-        app.include_router(module.router, responses=error_responses(500))
+        app.include_router(module.router, responses=error_responses(413, 500))
     instrument_app(app, tracing.provider)
     return app

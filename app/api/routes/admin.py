@@ -8,11 +8,11 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.api.deps import AdminDep, RuntimeDep
+from app.api.deps import AdminAuth, AdminRoute, RuntimeDep
 from app.api.errors import error_responses
 from app.models.trading import TradingState
 
-router = APIRouter(tags=["admin"], prefix="/admin", dependencies=[AdminDep],
+router = APIRouter(tags=["admin"], prefix="/admin", route_class=AdminRoute, dependencies=[AdminAuth],
                    responses=error_responses(401, 403, 503))
 log = logging.getLogger(__name__)
 
