@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
 import httpx
@@ -89,6 +90,28 @@ def test_openapi_and_docs(service) -> None:
     paths = svc.get("/openapi.json").json()["paths"]
     assert {"/health", "/positions", "/orders/{intent_id}", "/admin/trading-state", "/status"} <= set(paths)
     assert svc.get("/docs").status_code == 200
+
+
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_every_asset_from_the_service_itself(service, page: str) -> None:
+    """A cluster without egress must still show the API docs: no CDN, no web font, nothing off the host."""
+    svc, _, _ = service
+    html = svc.get(page)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "openapi.json" in html.text
+    assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html.text)
+    assert any(a.endswith(".js") for a in assets), assets
+    assert not re.search(r"https?://|//[a-z]", html.text, re.I), "the page refers to another host"
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        served = svc.get(asset)
+        assert served.status_code == 200 and len(served.content) > 1000, asset
+        kind = ASSET_TYPES[asset[asset.rindex("."):]]
+        assert served.headers["content-type"].split(";")[0] in {kind, kind.replace("text/", "application/")}, \
+            (asset, served.headers["content-type"])
 
 
 @pytest.mark.parametrize(("path", "status", "error"), [
