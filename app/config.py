@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(8002, ge=1, le=65535)
     admin_token: SecretStr | None = None
+    max_request_body_bytes: int = Field(65536, ge=1024, le=16 * 1024 * 1024)
+    max_request_header_bytes: int = Field(16384, ge=1024, le=1024 * 1024)
 
     intent_stream: str = Field("trade.intent", min_length=1)
     result_stream: str = Field("execution.result", min_length=1)

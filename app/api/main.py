@@ -6,13 +6,23 @@ from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from app import SERVICE_NAME, __version__
 from app.api import errors
+from app.api.body_limit import BodyLimit
+from app.api.errors import error_responses
 from app.api.routes import admin, books, probes, status
 from app.config import Settings
 from app.runtime import Runtime
 from app.telemetry.tracing import instrument_app, tracing_from_env
+
+DESCRIPTION = (
+    "Trade intents in over Redis Streams, orders out, one result per intent.\n\n"
+    "Every error is JSON, `{\"error\": CODE, \"detail\": reason}`. Before any route, the server answers "
+    "400 `BAD_REQUEST` to malformed HTTP and 431 `HEADERS_TOO_LARGE` to a request line and headers over "
+    "MAX_REQUEST_HEADER_BYTES."
+)
 
 
 def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
@@ -29,10 +39,13 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         finally:
             await rt.stop()
 
-    app = FastAPI(title=SERVICE_NAME, version=__version__, lifespan=lifespan,
-                  description="Trade intents in over Redis Streams, orders out, one result per intent.")
+    # /docs and /redoc load Swagger UI and ReDoc from fastapi-offline's files, not a CDN: a cluster without
+    # egress still shows them.
+    app = FastAPIOffline(title=SERVICE_NAME, version=__version__, lifespan=lifespan, static_url="/docs/assets",
+                         description=DESCRIPTION)
     errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
     for module in (probes, books, status, admin):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=error_responses(413, 500))
     instrument_app(app, tracing.provider)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import os
 import socket
@@ -13,6 +14,7 @@ from typing import Iterator
 import uvicorn
 
 from app.api.main import create_app
+from app.api.protocol import CappedHttpToolsProtocol
 from app.config import Settings, load_settings
 from app.redis_server import LocalRedis, env_without_redis
 from app.telemetry.logging import settings_secrets, setup_logging
@@ -56,7 +58,8 @@ def _serve(settings: Settings, reload: bool) -> None:
     log.info("execution service starting: mode=%s market=%s port=%d consumer=%s", settings.execution_mode.value,
              settings.binance_market.value, settings.port, settings.consumer_name)
     common = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
-                  timeout_graceful_shutdown=max(1, int(settings.drain_timeout_s)))
+                  timeout_graceful_shutdown=max(1, int(settings.drain_timeout_s)),
+                  http=functools.partial(CappedHttpToolsProtocol, max_head_bytes=settings.max_request_header_bytes))
     if reload:
         uvicorn.run("app.cli.serve:app_from_env", factory=True, reload=True, reload_dirs=["app"], **common)
         return

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Iterator
 
+import httpx
+import jsonschema
 import pytest
 import redis
 
@@ -89,6 +92,28 @@ def test_openapi_and_docs(service) -> None:
     assert svc.get("/docs").status_code == 200
 
 
+ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_load_every_asset_from_the_service_itself(service, page: str) -> None:
+    """A cluster without egress must still show the API docs: no CDN, no web font, nothing off the host."""
+    svc, _, _ = service
+    html = svc.get(page)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "openapi.json" in html.text
+    assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html.text)
+    assert any(a.endswith(".js") for a in assets), assets
+    assert not re.search(r"https?://|//[a-z]", html.text, re.I), "the page refers to another host"
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        served = svc.get(asset)
+        assert served.status_code == 200 and len(served.content) > 1000, asset
+        kind = ASSET_TYPES[asset[asset.rindex("."):]]
+        assert served.headers["content-type"].split(";")[0] in {kind, kind.replace("text/", "application/")}, \
+            (asset, served.headers["content-type"])
+
+
 @pytest.mark.parametrize(("path", "status", "error"), [
     ("/orders/no-such-intent", 404, "ORDER_NOT_FOUND"),
     ("/no/such/route", 404, "NOT_FOUND"),
@@ -101,6 +126,35 @@ def test_errors_are_json_with_a_reason(service, path: str, status: int, error: s
     assert response.status_code == status
     body = response.json()
     assert body["error"] == error and body["detail"]
+
+
+@pytest.mark.parametrize(("method", "path", "operation", "kwargs", "status"), [
+    ("GET", "/orders?limit=0", "/orders", {}, 422),
+    ("GET", "/trades?limit=0", "/trades", {}, 422),
+    ("GET", "/orders/" + "x" * 129, "/orders/{intent_id}", {}, 422),
+    ("GET", "/orders/no-such-intent", "/orders/{intent_id}", {}, 404),
+    ("GET", "/admin/trading-state", "/admin/trading-state", {}, 401),
+    ("POST", "/admin/trading-state", "/admin/trading-state", {"json": {"state": "ACTIVE"}}, 401),
+    ("POST", "/admin/trading-state", "/admin/trading-state",
+     {"json": {"state": "SIDEWAYS"}, "headers": {"Authorization": f"Bearer {SECRET_TOKEN}"}}, 422),
+])
+def test_the_openapi_document_describes_each_error_answer(service, method: str, path: str, operation: str,
+                                                          kwargs: dict, status: int) -> None:
+    svc, _, _ = service
+    document = svc.get("/openapi.json").json()
+    response = httpx.request(method, svc.url + path, timeout=5, **kwargs)
+    assert response.status_code == status and response.headers["content-type"] == "application/json"
+    documented = document["paths"][operation][method.lower()]["responses"]
+    assert str(status) in documented, f"{method} {operation} answers {status}, which its document does not list"
+    schema = documented[str(status)]["content"]["application/json"]["schema"]
+    jsonschema.validate(response.json(), {**schema, "components": document["components"]})
+
+
+def test_wrong_method_names_every_method_the_path_serves(service) -> None:
+    svc, _, _ = service
+    response = httpx.request("PUT", svc.url + "/admin/trading-state", timeout=5)
+    assert response.status_code == 405 and response.json()["error"] == "METHOD_NOT_ALLOWED"
+    assert {"GET", "POST"} <= set(response.headers["allow"].replace(" ", "").split(","))
 
 
 def test_wrong_method_is_json(service) -> None:

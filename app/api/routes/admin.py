@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.api.deps import AdminDep, RuntimeDep
+from app.api.deps import AdminAuth, AdminRoute, RuntimeDep
+from app.api.errors import error_responses
 from app.models.trading import TradingState
 
-router = APIRouter(tags=["admin"], prefix="/admin")
+router = APIRouter(tags=["admin"], prefix="/admin", route_class=AdminRoute, dependencies=[AdminAuth],
+                   responses=error_responses(401, 403, 503))
 log = logging.getLogger(__name__)
 
 
@@ -20,12 +22,12 @@ class TradingStateChange(BaseModel):
     reason: str | None = None
 
 
-@router.get("/trading-state", dependencies=[AdminDep])
+@router.get("/trading-state")
 async def get_state(runtime: RuntimeDep) -> dict[str, Any]:
     return {"state": (await runtime.store.trading_state()).value}
 
 
-@router.post("/trading-state", dependencies=[AdminDep])
+@router.post("/trading-state", responses=error_responses(400, 422))
 async def set_state(change: TradingStateChange, runtime: RuntimeDep) -> dict[str, Any]:
     previous = await runtime.store.trading_state()
     await runtime.store.set_trading_state(change.state)

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from app import SERVICE_NAME, __version__
 from app.api.deps import RuntimeDep
+from app.api.errors import error_body, error_responses
 from app.exchange.base import Health
 from app.runtime import Runtime
 
@@ -33,13 +34,18 @@ async def root(runtime: RuntimeDep) -> dict[str, Any]:
             "market": runtime.settings.binance_market.value, "docs": "/docs"}
 
 
-@router.get("/livez")
+@router.get("/livez", responses=error_responses(503, meanings={
+    503: "The consumer loop has stopped, or made no progress for LIVENESS_STALL_S (`STALLED`)."}))
 async def livez(runtime: RuntimeDep) -> JSONResponse:
-    alive = runtime.consumer_alive()
-    return JSONResponse({"status": "alive" if alive else "stalled"}, status_code=200 if alive else 503)
+    if runtime.consumer_alive():
+        return JSONResponse({"status": "alive"})
+    return JSONResponse({"status": "stalled", **error_body("STALLED", "the consumer loop has stopped or made no "
+                                                                      "progress within LIVENESS_STALL_S")},
+                        status_code=503)
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=error_responses(503, meanings={
+    503: "Not ready (`NOT_READY`): `detail` names the checks that failed, `checks` has each."}))
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
     redis_ok, _, redis_msg = await _ping(runtime)
     checks = {
@@ -51,12 +57,12 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     ready = all(checks.values())
     body: dict[str, Any] = {"status": "ready" if ready else "not ready", "checks": checks}
     if not ready:
-        body["error"] = "NOT_READY"
-        body["detail"] = ", ".join(name for name, ok in checks.items() if not ok) + " not ok"
+        body.update(error_body("NOT_READY", ", ".join(name for name, ok in checks.items() if not ok) + " not ok"))
     return JSONResponse(body, status_code=200 if ready else 503)
 
 
-@router.get("/health")
+@router.get("/health", responses=error_responses(503, meanings={
+    503: "Redis or the consumer is DOWN (`DOWN`): the health document, with `error` and `detail`."}))
 async def health(runtime: RuntimeDep) -> JSONResponse:
     redis_ok, latency, redis_msg = await _ping(runtime)
     components = [{"name": "redis", "status": "OK" if redis_ok else "DOWN", "latency_ms": latency,
@@ -88,4 +94,7 @@ async def health(runtime: RuntimeDep) -> JSONResponse:
     body = {"service": SERVICE_NAME, "status": overall, "version": __version__,
             "mode": runtime.settings.execution_mode.value, "components": components,
             "active_positions": sum(1 for p in positions if p["qty"] != 0)}
-    return JSONResponse(body, status_code=503 if overall == "DOWN" else 200)
+    if overall == "DOWN":
+        down = [c["name"] for c in components if c["status"] == "DOWN"]
+        return JSONResponse({**body, **error_body("DOWN", ", ".join(down) + " down")}, status_code=503)
+    return JSONResponse(body)

@@ -11,13 +11,14 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from app import SERVICE_NAME, __version__
 from app.api.deps import RuntimeDep
+from app.api.errors import error_responses
 from app.execution.results import iso
 
 router = APIRouter(tags=["status"])
 COUNTER_NAMES = ("filled", "open", "rejected", "failed", "duplicates")
 
 
-@router.get("/status")
+@router.get("/status", responses=error_responses(503))
 async def status(runtime: RuntimeDep) -> dict[str, Any]:
     counters = await runtime.store.counters()
     stats = await runtime.maintenance.tick()
