@@ -6,15 +6,13 @@ import argparse
 import contextlib
 import logging
 import os
-import socket
-
 from typing import Iterator
 
 import uvicorn
 
 from app.api.main import create_app
 from app.config import Settings, load_settings
-from app.redis_server import LocalRedis, env_without_redis
+from app.redis_server import LocalRedis, env_without_redis, port_free
 from app.telemetry.logging import settings_secrets, setup_logging
 
 log = logging.getLogger("app.serve")
@@ -37,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level, secrets=settings_secrets(settings))
     embedded: LocalRedis | None = None
     if args.embedded_redis and env_without_redis():
-        if not _port_free(EMBEDDED_REDIS_PORT):
+        if not port_free(EMBEDDED_REDIS_PORT):
             log.error("port %d is taken: set REDIS_URL to use a running Redis instead", EMBEDDED_REDIS_PORT)
             return 2
         embedded = LocalRedis(port=EMBEDDED_REDIS_PORT).start()
@@ -71,12 +69,3 @@ class _DrainingServer(uvicorn.Server):
         with super().capture_signals():
             yield
             self._captured_signals.clear()
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
