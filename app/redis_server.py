@@ -36,7 +36,13 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
+    """Whether a server can listen on the loopback ``port`` now.
+
+    Binds as redis-server does, with SO_REUSEADDR: without it the connections a stopped server
+    leaves in TIME_WAIT (about a minute) made the port look taken while nothing listened.
+    """
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
