@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, reload: bool) -> None:
-    log.info("execution service starting: mode=%s market=%s port=%d consumer=%s", settings.execution_mode.value,
-             settings.binance_market.value, settings.port, settings.consumer_name)
+    log.info("execution service starting: mode=%s market=%s port=%d consumer=%s redis=%s",
+             settings.execution_mode.value, settings.binance_market.value, settings.port, settings.consumer_name,
+             settings.redis_address)
     common = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
                   timeout_graceful_shutdown=max(1, int(settings.drain_timeout_s)))
     if reload:

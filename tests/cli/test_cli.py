@@ -72,6 +72,7 @@ def test_check_reports_liveness_and_readiness(running) -> None:
      "LIVE_TRADING_CONFIRMED"),
     ({"EXECUTION_MODE": "TESTNET"}, "BINANCE_API_KEY"),
     ({"PORT": "70000"}, "PORT"),
+    ({"REDIS_URL": "notaurl"}, "REDIS_URL"),
 ])
 def test_serve_refuses_an_invalid_setting_with_one_line_naming_it(env: dict[str, str], variable: str) -> None:
     done = cli("serve", env=env, timeout=20)
@@ -79,6 +80,15 @@ def test_serve_refuses_an_invalid_setting_with_one_line_naming_it(env: dict[str,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and variable in lines[0] and lines[0].startswith("error: invalid setting")
     assert "secret" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "1"), ("results",)])
+def test_send_and_results_refuse_a_malformed_redis_url_with_one_line(command: tuple[str, ...]) -> None:
+    done = cli(*command, env={"REDIS_URL": "notaurl"}, timeout=20)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: invalid setting REDIS_URL: must look like redis://[:password@]host:port/db "
+        "(or rediss://…, unix:///path/to/socket)"]
 
 
 def test_serve_refuses_an_unsupported_tracing_setting_with_one_line() -> None:
