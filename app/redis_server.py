@@ -13,9 +13,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import redis
+
+EMBEDDED_PORT = 6380  # `make run`'s embedded Redis; `send` and `results` look for it there
 
 
 def redis_server_binary() -> str:
@@ -134,3 +136,24 @@ class LocalRedis:
 
 def env_without_redis() -> bool:
     return not any(os.environ.get(k) for k in ("REDIS_URL", "REDIS_HOST"))
+
+
+def embedded_url(port: int = EMBEDDED_PORT) -> str:
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def names_embedded(url: str, port: int = EMBEDDED_PORT) -> bool:
+    """Whether ``url`` is the embedded Redis's address (loopback, its port)."""
+    parts = urlsplit(url)
+    return parts.scheme == "redis" and parts.hostname in ("127.0.0.1", "localhost") and parts.port == port
+
+
+def answers(url: str, timeout: float = 0.5) -> bool:
+    """Whether a Redis at ``url`` answers PING now (one attempt, no retries)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=None)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()

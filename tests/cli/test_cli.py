@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from app.redis_server import free_port
 from tests.utils.service import ROOT
 
 
@@ -47,6 +48,15 @@ def test_send_times_out_with_exit_3_when_nobody_listens(redis_url) -> None:
     done = cli("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "1", "--timeout", "0.5",
                env={"REDIS_URL": redis_url})
     assert done.returncode == 3 and "no result" in done.stderr
+
+
+@pytest.mark.parametrize("command", [("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "1"), ("results",)])
+def test_send_and_results_say_in_one_line_that_redis_does_not_answer(command: tuple[str, ...]) -> None:
+    port = free_port()
+    done = cli(*command, env={"REDIS_URL": f"redis://:hunter2-pw@127.0.0.1:{port}/0"})
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: redis unavailable: ") and f"127.0.0.1:{port}" in line and "hunter2" not in line
 
 
 def test_results_prints_recent_results(running, redis_url) -> None:
