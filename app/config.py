@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     paper_price_source: str = Field("static", pattern="^(static|binance)$")
 
     log_level: str = "INFO"
+    outcome_log_max_per_s: int = Field(100, ge=0, le=1_000_000)
     host: str = "0.0.0.0"
     port: int = Field(8002, ge=1, le=65535)
     admin_token: SecretStr | None = None

@@ -259,3 +259,11 @@ def test_take_over_waits_out_the_exchange_receive_window_on_a_real_venue() -> No
     assert testnet.claim_idle_ms == 6000
     assert load_settings({}, execution_mode="TESTNET", binance_api_key="k", binance_api_secret="s",
                          claim_min_idle_ms=30_000).claim_idle_ms == 30_000
+
+
+@pytest.mark.parametrize("value", ["-1", "lots", "1000001"])
+def test_outcome_log_rate_is_validated(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        from_env(monkeypatch, OUTCOME_LOG_MAX_PER_S=value)
+    assert str(caught.value).startswith("invalid setting OUTCOME_LOG_MAX_PER_S: ")
+    assert from_env(monkeypatch, OUTCOME_LOG_MAX_PER_S="0").outcome_log_max_per_s == 0
