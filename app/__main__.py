@@ -26,7 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except RedisConnectionError as exc:  # send or results: the message names host and port, never a password
-        print(f"error: redis unavailable: {exc}", file=sys.stderr)
+        print(f"error: redis unavailable: {exc} (`make run` starts the service with a Redis; or set REDIS_URL)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
