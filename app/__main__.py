@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+
 from app.cli import check, results, send, serve
 from app.config import SettingsError
 from app.telemetry.tracing import TracingConfigError
@@ -22,6 +24,10 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command].run(args)
     except (SettingsError, TracingConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except RedisConnectionError as exc:  # send or results: the message names host and port, never a password
+        print(f"error: redis unavailable: {exc} (`make run` starts the service with a Redis; or set REDIS_URL)",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

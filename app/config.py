@@ -6,18 +6,21 @@ line naming the variable (``SettingsError``); values are never echoed, so secret
 
 from __future__ import annotations
 
+import re
 import socket
 from enum import StrEnum
 from typing import Annotated, Any, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from redis.connection import parse_url
 
 DEFAULT_SYMBOLS = (
     "BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT,ADAUSDT,DOGEUSDT,AVAXUSDT,DOTUSDT,MATICUSDT"
 )
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_URL_FORM = "must look like redis://[:password@]host:port/db (or rediss://…, unix:///path/to/socket)"
 
 
 class Mode(StrEnum):
@@ -76,6 +79,7 @@ class Settings(BaseSettings):
     paper_price_source: str = Field("static", pattern="^(static|binance)$")
 
     log_level: str = "INFO"
+    outcome_log_max_per_s: int = Field(100, ge=0, le=1_000_000)
     host: str = "0.0.0.0"
     port: int = Field(8002, ge=1, le=65535)
     admin_token: SecretStr | None = None
@@ -103,6 +107,26 @@ class Settings(BaseSettings):
     liveness_stall_s: float = Field(120.0, ge=5)
     maintenance_interval_s: float = Field(5.0, gt=0)
     history_limit: int = Field(10_000, ge=10)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str | None) -> str | None:
+        """Refuse at start-up what would otherwise fail at the first connection, as a traceback."""
+        if value is None or not value.strip():
+            return None
+        try:
+            parts = urlsplit(value)
+            port = parts.port
+            parse_url(value)  # redis-py's own reading: scheme and query options
+        except ValueError:
+            raise ValueError(REDIS_URL_FORM) from None  # its messages may quote the value
+        if parts.scheme == "unix":
+            valid = bool(parts.path)
+        else:
+            valid = bool((parts.hostname or "").strip()) and port != 0 and re.fullmatch(r"/?\d*", parts.path)
+        if not valid:
+            raise ValueError(REDIS_URL_FORM)
+        return value
 
     @field_validator("allowed_symbols", mode="before")
     @classmethod
@@ -185,6 +209,18 @@ class Settings(BaseSettings):
         if self.redis_password is not None:
             auth = ":" + quote(self.redis_password.get_secret_value(), safe="") + "@"
         return f"redis://{auth}{self.redis_host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def redis_address(self) -> str:
+        """Where Redis is, for log lines and messages: the URL without user name or password."""
+        if not self.redis_url:
+            return f"redis://{self.redis_host}:{self.redis_port}/{self.redis_db}"
+        parts = urlsplit(self.redis_url)
+        if parts.scheme == "unix":
+            return f"unix://{parts.path}"
+        host = parts.hostname or "localhost"
+        host = f"[{host}]" if ":" in host else host
+        return f"{parts.scheme}://{host}:{parts.port or 6379}/{parts.path.strip('/') or 0}"
 
     @property
     def fee_rate(self) -> float:

@@ -13,9 +13,11 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import redis
+
+EMBEDDED_PORT = 6380  # `make run`'s embedded Redis; `send` and `results` look for it there
 
 
 def redis_server_binary() -> str:
@@ -33,6 +35,21 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def port_free(port: int) -> bool:
+    """Whether a server can listen on the loopback ``port`` now.
+
+    Binds as redis-server does, with SO_REUSEADDR: without it the connections a stopped server
+    leaves in TIME_WAIT (about a minute) made the port look taken while nothing listened.
+    """
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 @dataclass
@@ -119,3 +136,24 @@ class LocalRedis:
 
 def env_without_redis() -> bool:
     return not any(os.environ.get(k) for k in ("REDIS_URL", "REDIS_HOST"))
+
+
+def embedded_url(port: int = EMBEDDED_PORT) -> str:
+    return f"redis://127.0.0.1:{port}/0"
+
+
+def names_embedded(url: str, port: int = EMBEDDED_PORT) -> bool:
+    """Whether ``url`` is the embedded Redis's address (loopback, its port)."""
+    parts = urlsplit(url)
+    return parts.scheme == "redis" and parts.hostname in ("127.0.0.1", "localhost") and parts.port == port
+
+
+def answers(url: str, timeout: float = 0.5) -> bool:
+    """Whether a Redis at ``url`` answers PING now (one attempt, no retries)."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=None)
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()

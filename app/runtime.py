@@ -157,6 +157,7 @@ class Runtime:
         if self._reconcile_task is not None:
             self._reconcile_task.cancel()
             await asyncio.gather(self._reconcile_task, return_exceptions=True)
+        self.processor.outcome_log.flush()
         await self.exchange.close()
         await self.reader.aclose()
         await self.redis.aclose()

@@ -190,6 +190,44 @@ def test_redis_url_wins_over_the_parts(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.redis_dsn == "redis://cache:7000/2"
 
 
+BAD_REDIS_URLS = ["notaurl", "localhost:6379", "http://redis:6379/0", "redis://redis:port/0", "redis://redis:70000/0",
+                  "redis://redis:0/0", "redis://redis:6379/zero", "redis:///0", "unix://",
+                  "redis://redis:6379/0?socket_timeout=soon"]
+
+
+@pytest.mark.parametrize("url", BAD_REDIS_URLS)
+def test_a_malformed_redis_url_stops_with_one_line_naming_it(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        from_env(monkeypatch, REDIS_URL=url)
+    assert str(caught.value) == "invalid setting REDIS_URL: must look like redis://[:password@]host:port/db " \
+                               "(or rediss://…, unix:///path/to/socket)"
+
+
+def test_a_malformed_redis_url_is_not_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(SettingsError) as caught:
+        from_env(monkeypatch, REDIS_URL="redis://:hunter2-pw@redis:hunter3/0")
+    assert "hunter" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("url", "address"), [
+    ("redis://:p%40ss@cache:7000/2", "redis://cache:7000/2"),
+    ("redis://app-user:pw@cache/0", "redis://cache:6379/0"),
+    ("rediss://cache.example:6380", "rediss://cache.example:6380/0"),
+    ("redis://[::1]:6380/1?socket_timeout=3", "redis://[::1]:6380/1"),
+    ("unix:///run/redis/redis.sock?db=1", "unix:///run/redis/redis.sock"),
+])
+def test_redis_address_names_where_redis_is_without_credentials(monkeypatch: pytest.MonkeyPatch, url: str,
+                                                                address: str) -> None:
+    s = from_env(monkeypatch, REDIS_URL=url)
+    assert s.redis_dsn == url and s.redis_address == address
+
+
+def test_redis_address_of_the_parts_has_no_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert from_env(monkeypatch).redis_address == "redis://localhost:6379/0"
+    s = from_env(monkeypatch, REDIS_HOST="redis-0.redis", REDIS_PORT="6380", REDIS_DB="3", REDIS_PASSWORD=REDIS_PASSWORD)
+    assert s.redis_address == "redis://redis-0.redis:6380/3"
+
+
 def test_dead_letter_stream_follows_the_intent_stream_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
     assert from_env(monkeypatch, INTENT_STREAM="orders.in").dlq_stream == "orders.in.dlq"
     assert from_env(monkeypatch, DEAD_LETTER_STREAM="poison").dlq_stream == "poison"
@@ -223,3 +261,11 @@ def test_take_over_waits_out_the_exchange_receive_window_on_a_real_venue() -> No
     assert testnet.claim_idle_ms == 6000
     assert load_settings({}, execution_mode="TESTNET", binance_api_key="k", binance_api_secret="s",
                          claim_min_idle_ms=30_000).claim_idle_ms == 30_000
+
+
+@pytest.mark.parametrize("value", ["-1", "lots", "1000001"])
+def test_outcome_log_rate_is_validated(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        from_env(monkeypatch, OUTCOME_LOG_MAX_PER_S=value)
+    assert str(caught.value).startswith("invalid setting OUTCOME_LOG_MAX_PER_S: ")
+    assert from_env(monkeypatch, OUTCOME_LOG_MAX_PER_S="0").outcome_log_max_per_s == 0

@@ -97,10 +97,10 @@ class StreamConsumer:
                     log.warning("consumer group vanished; recreating it")
                     self.joined = False
                     continue
-                await self._pause("redis error", exc)
+                await self._pause(f"redis error at {self._s.redis_address}", exc)
             except TRANSIENT as exc:
                 self.joined = False
-                await self._pause("redis unavailable", exc)
+                await self._pause(f"redis unavailable at {self._s.redis_address}", exc)
             except Exception as exc:  # a bug must not kill the loop; liveness shows the last error
                 log.exception("consumer loop error")
                 await self._pause("unexpected error", exc)

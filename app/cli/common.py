@@ -8,7 +8,16 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from app.codec import text
-from app.config import Settings
+from app.config import Settings, load_settings
+from app.redis_server import answers, embedded_url, env_without_redis
+
+
+def cli_settings(embedded: str = embedded_url()) -> Settings:
+    """Settings for the client commands. With no Redis named (neither REDIS_URL nor REDIS_HOST), the
+    embedded Redis of a running ``make run`` when it answers, so its second terminal needs no export."""
+    if env_without_redis() and answers(embedded):
+        return load_settings(redis_url=embedded)
+    return load_settings()
 
 
 def client(settings: Settings) -> aioredis.Redis:

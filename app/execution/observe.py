@@ -1,4 +1,9 @@
-"""The metrics of each answered intent: results by status and reason, risk rejections, orders, latency."""
+"""The metrics of each answered intent: results by status and reason, risk rejections, orders, latency.
+
+A duplicate (an intent id answered before, its result re-published) counts as a duplicate only, not
+again under its result's status: so the results metric counts what GET /status counts, once per
+intent answered.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +25,11 @@ class ResultMetrics:
 
     def observe(self, result: Result, received: float, now: float) -> None:
         m = self._metrics
-        self._child(m.results, result.status, result.reason or "").inc()
         m.intent_latency.observe(now - received)
         if result.duplicate:
             m.duplicates.inc()
             return
+        self._child(m.results, result.status, result.reason or "").inc()
         if result.reason in RISK_REASONS:
             self._child(m.risk_rejections, result.reason).inc()
         if result.exchange_order_id is not None or result.exchange_code is not None:

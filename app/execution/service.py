@@ -23,6 +23,7 @@ from app.keys import Keys
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, Quote, StagedOrder
 from app.execution.observe import ResultMetrics
+from app.execution.outcome_log import OutcomeLog
 from app.execution.prepare import prepare
 from app.execution.settlements import Settlements
 from app.execution.spans import PipelineSpans
@@ -61,6 +62,7 @@ class IntentProcessor:
         self._consumer = settings.consumer_name
         self._settlements = Settlements(self._mode, self._consumer)
         self._results = ResultMetrics(metrics, self._mode)
+        self.outcome_log = OutcomeLog(settings.outcome_log_max_per_s)
         self._spans = PipelineSpans(tracing or Tracing(), keys)
         self._venue = VenueStage(exchange, self._spans)
 
@@ -254,8 +256,12 @@ class IntentProcessor:
             return 0
         self._spans.settle_done(w.trace, detail)
         if kind == "OK":
-            self._results.observe(w.settlement.result, received, now)
-            self._spans.end(w.trace, w.settlement.result.status, w.settlement.result.reason)
+            result = w.settlement.result
+            self._results.observe(result, received, now)
+            if self.outcome_log.take(result.status):
+                with self._spans.current(w.trace):
+                    self.outcome_log.line(result, now - received)
+            self._spans.end(w.trace, result.status, result.reason)
         else:
             self._spans.end(w.trace, "ACKNOWLEDGED")  # answered meanwhile by another replica
         return 1

@@ -19,8 +19,9 @@ from pydantic import SecretStr
 
 REDACTED = "[REDACTED]"
 _MIN_SECRET_LEN = 4
-# Attributes every LogRecord has; anything else on a record came from ``extra=``.
-_RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+# Attributes every LogRecord has; anything else on a record came from ``extra=``, except uvicorn's
+# ``color_message``: the message again with ANSI colour escapes, for its own console formatter.
+_RECORD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName", "color_message"}
 # Uvicorn installs its own handlers unless started with log_config=None; these route through ours.
 _SERVER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 

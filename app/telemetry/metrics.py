@@ -23,10 +23,13 @@ class Metrics:
         self.build_info.labels(__version__, mode).set(1)
         self.intents_received = Counter("execution_intents_received_total",
                                         "Intent stream entries read (new and redelivered).", registry=r)
-        self.results = Counter("execution_results_total", "Results published, by status and reason.",
+        self.results = Counter("execution_results_total",
+                               "Intents answered by this replica since it started, by status and reason; "
+                               "duplicates are counted apart (GET /status: every replica, since Redis was new).",
                                ["status", "reason"], registry=r)
         self.duplicates = Counter("execution_duplicate_intents_total",
-                                  "Intents whose intent_id had already been executed.", registry=r)
+                                  "Intents whose intent_id had already been answered: the earlier result "
+                                  "re-published, marked duplicate.", registry=r)
         self.orders = Counter("execution_orders_total", "Orders sent to the exchange, by outcome.",
                               ["status", "mode", "symbol"], registry=r)
         self.risk_rejections = Counter("execution_risk_rejections_total", "Intents denied by risk checks.",

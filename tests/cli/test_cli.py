@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from app.redis_server import free_port
 from tests.utils.service import ROOT
 
 
@@ -49,6 +50,15 @@ def test_send_times_out_with_exit_3_when_nobody_listens(redis_url) -> None:
     assert done.returncode == 3 and "no result" in done.stderr
 
 
+@pytest.mark.parametrize("command", [("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "1"), ("results",)])
+def test_send_and_results_say_in_one_line_that_redis_does_not_answer(command: tuple[str, ...]) -> None:
+    port = free_port()
+    done = cli(*command, env={"REDIS_URL": f"redis://:hunter2-pw@127.0.0.1:{port}/0"})
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("error: redis unavailable: ") and f"127.0.0.1:{port}" in line and "hunter2" not in line
+
+
 def test_results_prints_recent_results(running, redis_url) -> None:
     for qty in ("0.002", "0.003"):
         assert cli("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", qty,
@@ -72,6 +82,7 @@ def test_check_reports_liveness_and_readiness(running) -> None:
      "LIVE_TRADING_CONFIRMED"),
     ({"EXECUTION_MODE": "TESTNET"}, "BINANCE_API_KEY"),
     ({"PORT": "70000"}, "PORT"),
+    ({"REDIS_URL": "notaurl"}, "REDIS_URL"),
 ])
 def test_serve_refuses_an_invalid_setting_with_one_line_naming_it(env: dict[str, str], variable: str) -> None:
     done = cli("serve", env=env, timeout=20)
@@ -79,6 +90,15 @@ def test_serve_refuses_an_invalid_setting_with_one_line_naming_it(env: dict[str,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and variable in lines[0] and lines[0].startswith("error: invalid setting")
     assert "secret" not in done.stderr
+
+
+@pytest.mark.parametrize("command", [("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "1"), ("results",)])
+def test_send_and_results_refuse_a_malformed_redis_url_with_one_line(command: tuple[str, ...]) -> None:
+    done = cli(*command, env={"REDIS_URL": "notaurl"}, timeout=20)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: invalid setting REDIS_URL: must look like redis://[:password@]host:port/db "
+        "(or rediss://…, unix:///path/to/socket)"]
 
 
 def test_serve_refuses_an_unsupported_tracing_setting_with_one_line() -> None:

@@ -122,3 +122,13 @@ def test_setup_twice_does_not_duplicate_and_routes_uvicorn(output: io.StringIO) 
     logging.getLogger("app").info("hello")
     assert [line["message"] for line in lines(output)] == ["Started server process", "hello"]
     assert lines(output)[0]["logger"] == "uvicorn.error"
+
+
+def test_uvicorns_ansi_colored_copy_of_the_message_is_dropped(output: io.StringIO) -> None:
+    """uvicorn passes ``extra={"color_message": …}`` with ANSI escapes, for its own console formatter."""
+    setup_logging("INFO", stream=output)
+    logging.getLogger("uvicorn.error").info("Started server process [%d]", 42,
+                                            extra={"color_message": "Started server process [\x1b[36m%d\x1b[0m]"})
+    (line,) = lines(output)
+    assert line["message"] == "Started server process [42]" and "color_message" not in line
+    assert "\x1b" not in output.getvalue() and "\\u001b" not in output.getvalue()

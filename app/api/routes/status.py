@@ -20,6 +20,11 @@ COUNTER_NAMES = ("filled", "open", "rejected", "failed", "duplicates")
 
 @router.get("/status", responses=error_responses(503))
 async def status(runtime: RuntimeDep) -> dict[str, Any]:
+    """Intents answered by every replica since this Redis was new, each intent entry once: `filled`
+    (FILLED and PARTIALLY_FILLED), `open` (NEW), `rejected`, `failed`, and `duplicates` (an intent id
+    answered before: its result re-published); `received` is their sum. `/metrics` counts the same
+    outcomes per replica since it started: `execution_results_total` by status (duplicates apart)
+    and `execution_duplicate_intents_total`."""
     counters = await runtime.store.counters()
     stats = await runtime.maintenance.tick()
     answered = {name: counters.get(name, 0) for name in COUNTER_NAMES}
