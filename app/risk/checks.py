@@ -51,6 +51,16 @@ class Book:
     orders_this_minute: int = 0
 
 
+def valuation_price(reference: float, limit: float | None) -> float:
+    """The price an order is valued at for every limit: the higher of its limit price and the market's.
+
+    A LIMIT order priced through the market fills at the market, and one priced away from it may
+    fill at its limit later; exposure is an absolute value, so the larger notional is the worse one
+    whichever the side (a SELL limited at 100 while BTC trades at 95,000 is worth 95,000 a coin).
+    """
+    return reference if limit is None or limit < reference else limit
+
+
 def evaluate_intent(
     symbol: str, leverage: int, created_at: float | None, now: float, notional_usd: float, limits: Limits
 ) -> Denial | None:

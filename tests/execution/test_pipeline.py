@@ -44,6 +44,18 @@ async def test_notional_intent_is_converted_at_the_ask_and_rounded_down(harness:
     assert result["requested_notional_usd"] == 100.0
 
 
+async def test_a_limit_order_priced_through_the_market_is_held_to_the_position_limit(harness: Harness) -> None:
+    """0.011 BTC limited at 90,300 is 993.30 USD at its price, inside the 1,000 USD limit and the
+    exchange's price band, but it would fill at the bid (~95,000): 1,044.95 USD."""
+    [entry_id] = publish(harness.sync, intent("BTCUSDT", "SELL", quantity=0.011, order_type="LIMIT", price=90_300,
+                                              time_in_force="IOC"))
+    await harness.consumer().burst()
+    [result] = results(harness.sync)
+    assert (result["status"], result["reason"], result["executed_quantity"]) == ("REJECTED", "POSITION_LIMIT", 0.0)
+    assert "position would be 1044.95 USD" in result["message"], result["message"]
+    assert await harness.store.positions() == [] and harness.paper_orders() == 0
+
+
 MALFORMED = [
     ({"data": "{not json"}, "not valid JSON"),
     ({"data": "[1, 2]"}, "JSON object"),

@@ -8,7 +8,7 @@ from app.config import load_settings
 from app.models.result import Reason
 from app.models.trading import TradingState
 from app.risk.checks import Book, Denial, Limits, evaluate_book, evaluate_intent, limits_from_settings, \
-    reduces
+    reduces, valuation_price
 
 LIMITS = Limits(allowed_symbols=frozenset({"BTCUSDT", "ETHUSDT", "SOLUSDT"}), max_leverage=10,
                 max_position_usd=1000, max_total_exposure_usd=1500, max_orders_per_minute=5, max_intent_age_s=30,
@@ -74,6 +74,26 @@ def test_intent_checks_report_the_first_problem_in_order() -> None:
         Reason.SYMBOL_NOT_ALLOWED  # type: ignore[union-attr]
     assert intent_check(leverage=50, created_at=0.0, notional=1e12).reason is Reason.LEVERAGE_LIMIT  # type: ignore[union-attr]
     assert intent_check(created_at=0.0, notional=1e12).reason is Reason.INTENT_EXPIRED  # type: ignore[union-attr]
+
+
+# -- valuation_price --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("reference", "limit", "expected"), [
+    (95_000.0, None, 95_000.0),      # MARKET: the touch
+    (95_000.0, 100.0, 95_000.0),     # SELL limited far below the bid: fills at the bid
+    (95_000.0, 90_000.0, 95_000.0),  # BUY limited below the ask rests; the position is worth the market
+    (95_000.0, 99_000.0, 99_000.0),  # BUY limited above the ask may fill up to its limit
+    (95_000.0, 95_000.0, 95_000.0),
+])
+def test_orders_are_valued_at_the_higher_of_their_limit_and_the_market(reference: float, limit: float | None,
+                                                                        expected: float) -> None:
+    assert valuation_price(reference, limit) == expected
+
+
+def test_a_far_limit_order_is_held_to_the_position_limit_at_the_market_price() -> None:
+    """The defect this rule fixes: 1 BTC SELL limited at 100 passed a 1,000 USD limit and filled at 95,000."""
+    assert book_check(-1.0, price=100.0) is None
+    assert book_check(-1.0, price=valuation_price(95_000.0, 100.0)) is Reason.POSITION_LIMIT
 
 
 # -- reduces --------------------------------------------------------------------------------------

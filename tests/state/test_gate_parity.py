@@ -51,6 +51,7 @@ class Case:
     reduce_only: bool
     limits: Limits
     mark: float | None = None  # the symbol's own last mark: exposure must use the order's price instead
+    market: float = 90_000.0   # the market price the order was valued against: the gate records it as the mark
 
     def book(self) -> Book:
         return Book(
@@ -91,6 +92,7 @@ cases = st.builds(
     reduce_only=st.sampled_from([False, False, False, True]),
     limits=limits,
     mark=prices | st.none(),
+    market=prices,
 )
 
 
@@ -157,7 +159,8 @@ async def test_gate_lua_agrees_with_evaluate_book(aredis: aioredis.Redis, settin
 
     [admission] = await gate.admit([Candidate(intent_id=intent_id, entry_id=f"{n}-0", symbol=SYMBOL,
                                               delta_qty=case.delta, price=case.price, reduce_only=case.reduce_only,
-                                              client_order_id=coid, precheck=None, check_done=False)], MINUTE)
+                                              client_order_id=coid, precheck=None, check_done=False,
+                                              mark=case.market)], MINUTE)
     expected = evaluate_book(SYMBOL, case.delta, case.price, case.reduce_only, case.book(), case.limits)
     event(expected.reason.value if expected else "ADMITTED")
 
@@ -169,7 +172,7 @@ async def test_gate_lua_agrees_with_evaluate_book(aredis: aioredis.Redis, settin
         assert abs(await hget_float(aredis, keys.reserved, SYMBOL) - (reserved_before + case.delta)) < 1e-12
         assert float(record["reserved_qty"]) == case.delta
         assert (record["state"], record["decision"]) == ("OPEN", "OK")
-        assert float(await aredis.hget(keys.marks, SYMBOL)) == case.price
+        assert float(await aredis.hget(keys.marks, SYMBOL)) == case.market
         assert await aredis.sismember(keys.inflight, intent_id)
         assert (await aredis.get(keys.client_order(coid))).decode() == intent_id
         assert rate == (case.orders_this_minute + 1 if case.limits.max_orders_per_minute else case.orders_this_minute)
