@@ -102,7 +102,13 @@ def evaluate_book(
                       f"{symbol} position would be {abs(new) * price:.2f} USD, "
                       f"above the {limits.max_position_usd:.2f} USD limit")
     if grows:
-        total = abs(new) * price + sum(abs(q) * p for s, (q, p) in book.others.items() if s != symbol)
+        # summed as gate.lua sums it, this symbol first and then the others by name: the same
+        # doubles added in another order can round the message's cents differently
+        total = abs(new) * price
+        for other in sorted(book.others):
+            if other != symbol:
+                qty, mark = book.others[other]
+                total += abs(qty) * mark
         if total > limits.max_total_exposure_usd + 1e-9:
             return Denial(Reason.EXPOSURE_LIMIT,
                           f"total exposure would be {total:.2f} USD, "

@@ -149,6 +149,8 @@ ETH_600 = {"ETHUSDT": Other(0.2, None, 3_000.0)}
 @example(case=boundary(0.001, orders=3, lim=limits_of(1_000.0, 1_500.0, 3)))  # rate at the limit: denied
 @example(case=boundary(0.001, orders=2, lim=limits_of(1_000.0, 1_500.0, 3)))  # one left: admitted
 @example(case=boundary(0.0))                                     # a zero delta changes nothing: admitted
+@example(case=Case(None, None, None, {"SOLUSDT": Other(0.11, None, 2.5), "ETHUSDT": Other(0.02, None, 2.5)}, 0,
+                   -0.04, 25_000.0, False, limits_of(1e9, 1_000.0)))  # 1000.325 summed in another order: .32 or .33
 async def test_gate_lua_agrees_with_evaluate_book(aredis: aioredis.Redis, settings: Settings, case: Case) -> None:
     keys = Keys.from_settings(settings)
     gate = Gate(keys, Scripts.register(aredis), case.limits, ttl_s=600)

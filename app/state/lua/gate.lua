@@ -67,7 +67,11 @@ local function make_gate(K, A)
       for i = 1, #positions, 2 do seen[positions[i]] = tonumber(positions[i + 1]) end
       local reserved = redis.call('HGETALL', K[2])
       for i = 1, #reserved, 2 do seen[reserved[i]] = (seen[reserved[i]] or 0) + tonumber(reserved[i + 1]) end
-      for sym, qty in pairs(seen) do
+      local symbols = {}
+      for sym in pairs(seen) do symbols[#symbols + 1] = sym end
+      table.sort(symbols)  -- the order evaluate_book adds them in: pairs() has none
+      for _, sym in ipairs(symbols) do
+        local qty = seen[sym]
         if sym ~= symbol and qty ~= 0 then
           total = total + math.abs(qty) * tonumber(redis.call('HGET', K[4], sym) or '0')
         end
