@@ -1,8 +1,8 @@
 """Risk checks as pure functions: no I/O, every decision a ``Denial`` with a reason code or None.
 
 Two groups:
-- ``evaluate_intent``: checks that need only the intent and settings (symbol, leverage, age, size),
-  run in the consumer before anything is written;
+- ``evaluate_intent``: checks that need only the intent and settings (symbol, leverage, age, clock
+  skew, size), run in the consumer before anything is written;
 - ``evaluate_book``: checks against shared state (trading state, positions, reservations, order
   rate). These must hold across replicas, so Redis enforces them atomically in
   app/state/lua/gate.lua; this function is the specification that script is tested against.
@@ -37,6 +37,7 @@ class Limits:
     max_orders_per_minute: int
     max_intent_age_s: float
     max_order_notional_usd: float
+    max_clock_skew_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,11 @@ def evaluate_intent(
         if age > limits.max_intent_age_s:
             return Denial(Reason.INTENT_EXPIRED,
                           f"intent is {age:.1f}s old, older than MAX_INTENT_AGE_S={limits.max_intent_age_s:g}")
+    if created_at is not None and created_at - now > limits.max_clock_skew_s:
+        # dated ahead, an intent would wait out its own expiry: the year 4000 never expires
+        return Denial(Reason.INTENT_FROM_FUTURE,
+                      f"created_at is {created_at - now:.1f}s ahead of the service's clock, "
+                      f"more than MAX_CLOCK_SKEW_S={limits.max_clock_skew_s:g}")
     if notional_usd > limits.max_order_notional_usd:
         return Denial(Reason.INVALID_INTENT,
                       f"order notional {notional_usd:.2f} USD is above the sanity bound "
@@ -128,4 +134,5 @@ def limits_from_settings(settings: "Settings") -> Limits:
         max_orders_per_minute=settings.max_orders_per_minute,
         max_intent_age_s=settings.max_intent_age_s,
         max_order_notional_usd=settings.max_order_notional_usd,
+        max_clock_skew_s=settings.max_clock_skew_s,
     )

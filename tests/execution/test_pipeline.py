@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from app.bus.delivery import Delivery
 from tests.execution.conftest import Harness
@@ -54,6 +55,20 @@ async def test_a_limit_order_priced_through_the_market_is_held_to_the_position_l
     assert (result["status"], result["reason"], result["executed_quantity"]) == ("REJECTED", "POSITION_LIMIT", 0.0)
     assert "position would be 1044.95 USD" in result["message"], result["message"]
     assert await harness.store.positions() == [] and harness.paper_orders() == 0
+
+
+async def test_intents_dated_in_the_future_are_refused(harness: Harness) -> None:
+    """A created_at ahead of the clock would never expire: an hour ahead, or the year 4000."""
+    ahead = [intent(created_at=time.time() + 3600), intent(created_at="4000-01-01T00:00:00Z")]
+    *far, near = publish(harness.sync, *ahead, intent(created_at=time.time() + 1))
+    await harness.consumer().burst()
+    grouped = by_entry(results(harness.sync))
+    for entry_id in far:
+        [result] = grouped[entry_id]
+        assert (result["status"], result["reason"]) == ("REJECTED", "INTENT_FROM_FUTURE"), result
+        assert "ahead of the service's clock, more than MAX_CLOCK_SKEW_S=5" in result["message"]
+    assert grouped[near][0]["status"] == "FILLED", grouped[near]
+    assert harness.paper_orders() == 1
 
 
 MALFORMED = [

@@ -78,6 +78,7 @@ limits = st.builds(
     max_orders_per_minute=st.sampled_from([0, 1, 3, 5]),
     max_intent_age_s=st.just(30.0),
     max_order_notional_usd=st.just(1e9),
+    max_clock_skew_s=st.just(5.0),
 )
 cases = st.builds(
     Case,
@@ -124,7 +125,7 @@ async def hget_float(redis: aioredis.Redis, key: str, field: str) -> float:
 
 
 def limits_of(position: float, exposure: float, rate: int = 0) -> Limits:
-    return Limits(frozenset({SYMBOL, *OTHERS}), 10, position, exposure, rate, 30.0, 1e9)
+    return Limits(frozenset({SYMBOL, *OTHERS}), 10, position, exposure, rate, 30.0, 1e9, 5.0)
 
 
 def boundary(delta: float, position: float | None = None, state: TradingState | None = None,

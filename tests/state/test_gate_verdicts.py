@@ -12,7 +12,7 @@ from app.risk.checks import Denial, Limits
 from app.state.gate import Admission, Candidate, Gate, Verdict
 from app.state.scripts import Scripts
 
-LIMITS = Limits(frozenset({"BTCUSDT"}), 10, 1_000.0, 5_000.0, 0, 30.0, 1e9)
+LIMITS = Limits(frozenset({"BTCUSDT"}), 10, 1_000.0, 5_000.0, 0, 30.0, 1e9, 5.0)
 
 
 class Admit:
