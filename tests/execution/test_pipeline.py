@@ -92,6 +92,12 @@ MALFORMED = [
     ({"data": json.dumps({"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "pad": "x" * 70_000})}, "bytes"),
     ({b"data": b"\xff\xfe"}, "UTF-8"),
     ({"data": json.dumps({"symbol": "BTC/USDT", "side": "BUY", "quantity": 1})}, "symbol"),
+    ({"data": '{"symbol": "BTCUSDT", "side": "BUY", "side": "SELL", "quantity": 0.002}'}, "'side' more than once"),
+    ({"data": json.dumps({"symbol": "matıcusdt", "side": "BUY", "quantity": 10}, ensure_ascii=False)}, "symbol"),
+    ({"symbol": "BTCUSDT", "side": "ſell", "quantity": "0.002"}, "side"),
+    ({"symbol": "BTCUSDT", "side": "BUY\u00a0", "quantity": "0.002"}, "side"),
+    ({"data": json.dumps({"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.00_2"})}, "quantity"),
+    ({"data": json.dumps({"symbol": "BTCUSDT", "side": "BUY", "quantity": 0.002, "leverage": "١٠"})}, "leverage"),
 ]
 
 
@@ -109,6 +115,21 @@ async def test_every_malformed_entry_gets_exactly_one_rejection_and_the_service_
         assert result["intent_id"] == f"entry:{entry_id}"
     assert grouped[good][0]["status"] == "FILLED"
     assert pending_count(harness.sync) == 0
+
+
+async def test_an_intent_id_of_the_form_given_to_intents_without_one_is_refused(harness: Harness) -> None:
+    """entry:<id> was answered as a duplicate of that other entry; the prefix is reserved."""
+    [anonymous] = publish(harness.sync, intent() | {"intent_id": None})
+    await harness.consumer().burst()
+    [posing] = publish(harness.sync, intent(side="SELL", intent_id=f"entry:{anonymous}"))
+    await harness.consumer().burst()
+    grouped = by_entry(results(harness.sync))
+    assert grouped[anonymous][0]["intent_id"] == f"entry:{anonymous}"
+    [refused] = grouped[posing]
+    assert (refused["status"], refused["reason"], refused["duplicate"]) == ("REJECTED", "INVALID_INTENT", False)
+    assert "intent_id: must not start with entry:" in refused["message"]
+    assert refused["intent_id"] == f"entry:{posing}"
+    assert harness.paper_orders() == 1
 
 
 async def test_unknown_and_disallowed_symbols_are_rejected_with_their_reasons(harness: Harness) -> None:
