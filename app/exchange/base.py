@@ -34,7 +34,7 @@ class Quote:
 
     @property
     def mid(self) -> Decimal:
-        """What PAPER takes for the exchange's mark (USD-M) or average (spot) price."""
+        """The book's mid: what the price bands take for the exchange's mark (USD-M) or average (spot) price."""
         return (self.bid + self.ask) / 2
 
 

@@ -72,7 +72,8 @@ def test_an_intent_from_the_future_cannot_outlive_its_expiry(ahead: float) -> No
 
 def test_the_clock_skew_is_checked_even_when_the_age_check_is_off() -> None:
     no_age = Limits(**{**_fields(LIMITS), "max_intent_age_s": 0})
-    assert intent_check(created_at=NOW + 60, limits=no_age).reason is Reason.INTENT_FROM_FUTURE  # type: ignore[union-attr]
+    denial = intent_check(created_at=NOW + 60, limits=no_age)
+    assert denial is not None and denial.reason is Reason.INTENT_FROM_FUTURE
 
 
 def test_max_intent_age_zero_disables_the_age_check() -> None:
@@ -92,7 +93,8 @@ def test_intent_checks_report_the_first_problem_in_order() -> None:
         Reason.SYMBOL_NOT_ALLOWED  # type: ignore[union-attr]
     assert intent_check(leverage=50, created_at=0.0, notional=1e12).reason is Reason.LEVERAGE_LIMIT  # type: ignore[union-attr]
     assert intent_check(created_at=0.0, notional=1e12).reason is Reason.INTENT_EXPIRED  # type: ignore[union-attr]
-    assert intent_check(created_at=NOW + 60, notional=1e12).reason is Reason.INTENT_FROM_FUTURE  # type: ignore[union-attr]
+    ahead = intent_check(created_at=NOW + 60, notional=1e12)
+    assert ahead is not None and ahead.reason is Reason.INTENT_FROM_FUTURE
 
 
 # -- valuation_price --------------------------------------------------------------------------------
