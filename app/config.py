@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     max_leverage: int = Field(10, ge=1, le=125)
     max_orders_per_minute: int = Field(1200, ge=0)
     max_intent_age_s: float = Field(30.0, ge=0)
+    max_clock_skew_s: float = Field(5.0, ge=0, le=3600)
     max_intent_bytes: int = Field(65536, ge=256, le=16 * 1024 * 1024)
     max_order_notional_usd: float = Field(1_000_000.0, gt=0)
     allowed_symbols: Annotated[tuple[str, ...], NoDecode] = tuple(DEFAULT_SYMBOLS.split(","))

@@ -32,6 +32,11 @@ class Quote:
     def for_side(self, side: str) -> Decimal:
         return self.ask if side == "BUY" else self.bid
 
+    @property
+    def mid(self) -> Decimal:
+        """The book's mid: what the price bands take for the exchange's mark (USD-M) or average (spot) price."""
+        return (self.bid + self.ask) / 2
+
 
 @dataclass(frozen=True, slots=True)
 class OrderRequest:

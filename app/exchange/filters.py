@@ -14,6 +14,43 @@ ZERO = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
+class FilterViolation:
+    """Why an order would fail the exchange's filters; mirrors Binance's -1013 message."""
+
+    filter: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBand:
+    """PERCENT_PRICE or PERCENT_PRICE_BY_SIDE: how far a LIMIT price may lie from the reference price
+    (spot: the weighted average price; USD-M futures: the mark price), as multipliers per side.
+
+    Spot's PERCENT_PRICE bounds both sides alike; USD-M's bounds a BUY from above and a SELL from
+    below only. A zero multiplier is no bound.
+    """
+
+    filter: str
+    bid_up: Decimal = ZERO
+    bid_down: Decimal = ZERO
+    ask_up: Decimal = ZERO
+    ask_down: Decimal = ZERO
+
+    def violation(self, side: str, price: Decimal, reference: Decimal) -> FilterViolation | None:
+        up, down = (self.bid_up, self.bid_down) if side == "BUY" else (self.ask_up, self.ask_down)
+        if up > 0 and price > reference * up:
+            return FilterViolation(self.filter, _off_band(price, "above", up, reference))
+        if down > 0 and price < reference * down:
+            return FilterViolation(self.filter, _off_band(price, "below", down, reference))
+        return None
+
+
+def _off_band(price: Decimal, where: str, multiplier: Decimal, reference: Decimal) -> str:
+    return (f"price {price.normalize():f} is {where} {(reference * multiplier).normalize():f}, "
+            f"{multiplier.normalize():f} x the reference price {reference.normalize():f}")
+
+
+@dataclass(frozen=True, slots=True)
 class SymbolRules:
     symbol: str
     base_asset: str
@@ -32,15 +69,8 @@ class SymbolRules:
     apply_min_to_market: bool = True
     # USD-M futures: "Order's notional must be no smaller than 5.0 (unless you choose reduce only)" (-4164)
     reduce_only_skips_min_notional: bool = False
+    price_bands: tuple[PriceBand, ...] = ()
     trading: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class FilterViolation:
-    """Why an order would fail the exchange's filters; mirrors Binance's -1013 message."""
-
-    filter: str
-    message: str
 
 
 def round_down(value: Decimal, step: Decimal) -> Decimal:
@@ -65,11 +95,13 @@ def price_for(rules: SymbolRules, price: Decimal) -> Decimal:
 
 def check_order(
     rules: SymbolRules, quantity: Decimal, order_type: str, price: Decimal | None, reference_price: Decimal,
-    reduce_only: bool = False,
+    reduce_only: bool = False, side: str | None = None, average_price: Decimal | None = None,
 ) -> FilterViolation | None:
     """The first filter this order fails, or None. ``reference_price`` values MARKET orders.
 
     A reduce-only futures order is exempt from the minimum notional, so a small remainder can be closed.
+    The price bands (PERCENT_PRICE, PERCENT_PRICE_BY_SIDE) bind a LIMIT price to ``average_price``,
+    the exchange's weighted average or mark price; they are checked when it and ``side`` are given.
     """
     if not rules.trading:
         return FilterViolation("STATUS", f"{rules.symbol} is not trading")
@@ -82,6 +114,10 @@ def check_order(
             return FilterViolation("PRICE_FILTER", f"price {price} is below minPrice {rules.min_price}")
         if rules.max_price > 0 and price > rules.max_price:
             return FilterViolation("PRICE_FILTER", f"price {price} is above maxPrice {rules.max_price}")
+        if side is not None and average_price is not None:
+            for band in rules.price_bands:
+                if violation := band.violation(side, price, average_price):
+                    return violation
     if violation := _check_lot(quantity, "LOT_SIZE", rules.step_size, rules.min_qty, rules.max_qty):
         return violation
     if order_type == "MARKET" and (violation := _check_lot(
@@ -114,6 +150,7 @@ def _check_lot(quantity: Decimal, name: str, step: Decimal, min_qty: Decimal, ma
 def rules_from_symbol_info(info: dict[str, Any]) -> SymbolRules:
     """Parse one ``symbols[]`` entry of spot or USD-M futures exchangeInfo."""
     fields: dict[str, Any] = {}
+    bands: list[PriceBand] = []
     for flt in info.get("filters", ()):
         kind = flt.get("filterType")
         if kind == "PRICE_FILTER":
@@ -131,12 +168,21 @@ def rules_from_symbol_info(info: dict[str, Any]) -> SymbolRules:
         elif kind == "NOTIONAL":
             fields.update(min_notional=_d(flt, "minNotional"), max_notional=_d(flt, "maxNotional"),
                           apply_min_to_market=bool(flt.get("applyMinToMarket", True)))
+        elif kind == "PERCENT_PRICE":
+            up, down = _d(flt, "multiplierUp"), _d(flt, "multiplierDown")
+            # USD-M's (it has multiplierDecimal): BUY price <= mark x up, SELL price >= mark x down
+            bands.append(PriceBand(kind, bid_up=up, ask_down=down) if "multiplierDecimal" in flt else
+                         PriceBand(kind, up, down, up, down))
+        elif kind == "PERCENT_PRICE_BY_SIDE":
+            bands.append(PriceBand(kind, _d(flt, "bidMultiplierUp"), _d(flt, "bidMultiplierDown"),
+                                   _d(flt, "askMultiplierUp"), _d(flt, "askMultiplierDown")))
     status = info.get("status", "TRADING")
     return SymbolRules(
         symbol=info["symbol"],
         base_asset=info.get("baseAsset", ""),
         quote_asset=info.get("quoteAsset", "USDT"),
         trading=status == "TRADING",
+        price_bands=tuple(bands),
         **fields,
     )
 

@@ -133,7 +133,7 @@ class PaperExchange(ExchangeAdapter):
             return ExecutionReport.rejected(Reason.EXCHANGE_REJECTED, "Invalid symbol.", -1121)
         quote = await self.quote(req.symbol)
         violation = check_order(rules, req.quantity, req.order_type, req.price, quote.for_side(req.side),
-                                reduce_only=req.reduce_only)
+                                reduce_only=req.reduce_only, side=req.side, average_price=quote.mid)
         if violation is not None:
             return ExecutionReport.rejected(Reason.EXCHANGE_FILTER, f"Filter failure: {violation.filter}",
                                             FILTER_CODE[self._market])

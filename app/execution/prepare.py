@@ -12,15 +12,16 @@ from app.exchange.base import ExchangeAdapter, OrderRequest, Quote
 from app.exchange.filters import check_order, quantity_for
 from app.models.intent import Intent
 from app.models.result import Reason
-from app.risk.checks import Denial, Limits, evaluate_intent
+from app.risk.checks import Denial, Limits, evaluate_intent, valuation_price
 
 
 @dataclass(slots=True)
 class Prepared:
     request: OrderRequest | None
-    price: float
+    price: float  # what the order is valued at for the limits (app/risk/checks.py valuation_price)
     quantity: float | None
     denial: Denial | None
+    mark: float = 0.0  # the market price it was valued against: the touch on its side
 
 
 async def prepare(intent: Intent, exchange: ExchangeAdapter, limits: Limits, market: Market,
@@ -45,24 +46,27 @@ async def prepare(intent: Intent, exchange: ExchangeAdapter, limits: Limits, mar
                                    f"no price for {intent.symbol}: {exc}"))
     touch = quote.for_side(intent.side)
     limit_price = Decimal(repr(intent.price)) if intent.price is not None else None
-    reference = limit_price if limit_price is not None else touch
+    sizing = limit_price if limit_price is not None else touch
     try:
         wanted = Decimal(repr(intent.quantity)) if intent.quantity is not None else \
-            Decimal(repr(intent.notional_usd)) / reference
+            Decimal(repr(intent.notional_usd)) / sizing
     except (InvalidOperation, ZeroDivisionError):
         return Prepared(None, 0.0, None, Denial(Reason.INVALID_INTENT, "size cannot be converted to a quantity"))
     quantity = quantity_for(rules, wanted, intent.order_type)
-    price = float(reference)
+    mark = float(touch)
+    price = valuation_price(mark, intent.price)
     denial = evaluate_intent(intent.symbol, intent.leverage, intent.created_at, now, float(wanted) * price, limits)
     if denial is not None:
-        return Prepared(None, price, float(wanted), denial)
-    violation = check_order(rules, quantity, intent.order_type, limit_price, touch, intent.reduce_only)
+        return Prepared(None, price, float(wanted), denial, mark)
+    violation = check_order(rules, quantity, intent.order_type, limit_price, touch, intent.reduce_only,
+                            intent.side, quote.mid)
     if violation is not None:
         return Prepared(None, price, float(wanted),
-                        Denial(Reason.EXCHANGE_FILTER, f"Filter failure: {violation.filter}: {violation.message}"))
+                        Denial(Reason.EXCHANGE_FILTER, f"Filter failure: {violation.filter}: {violation.message}"),
+                        mark)
     request = OrderRequest(
         symbol=intent.symbol, side=intent.side, quantity=quantity, order_type=intent.order_type,
         client_order_id=intent.client_order_id, leverage=intent.leverage, price=limit_price,
         time_in_force=intent.time_in_force, reduce_only=intent.reduce_only,
     )
-    return Prepared(request, price, float(quantity), None)
+    return Prepared(request, price, float(quantity), None, mark)

@@ -138,7 +138,7 @@ class IntentProcessor:
                 intent_id=w.parsed.intent_id, entry_id=w.delivery.entry_id, symbol=w.parsed.symbol,
                 delta_qty=qty * w.parsed.sign, price=prep.price, reduce_only=w.parsed.reduce_only,
                 client_order_id=w.parsed.client_order_id, check_done=redelivered,
-                precheck=self._dead_letter_denial(w) if w.dead_letter else prep.denial)))
+                precheck=self._dead_letter_denial(w) if w.dead_letter else prep.denial, mark=prep.mark)))
         if answered_checks:
             for w, reply in zip(answered_checks, await pipe.execute()):
                 if reply:

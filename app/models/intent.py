@@ -22,9 +22,36 @@ from app.codec import text
 
 MAX_QUANTITY = 1e9
 TRACE_FIELDS = ("traceparent", "tracestate")
+# the intent id of an intent sent without one is "entry:<stream entry id>": a producer may not use it
+RESERVED_ID_PREFIX = "entry:"
 _ID_RE = re.compile(r"[\x21-\x7e]{1,128}")
 _SYMBOL_RE = re.compile(r"[A-Z0-9]{2,20}")
+# The only spellings read, ASCII only (Python's own int(), float(), Decimal(), str.upper() and
+# strip() take Arabic-Indic digits, '1_0', 'ſ' for 's', 'ı' for 'i' and a trailing NBSP):
+# a number in a string is a JSON number; an ISO 8601 time is the schema's date-time pattern (its
+# timezone optional here only to say so when it is missing).
+_NUMBER_RE = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+_ISO_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?")
+_FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+_NUMBER_MESSAGE = "must be a number in ASCII digits, like 0.002 or 1e-3"
 _MAX_EPOCH_S = 1e11  # year 5138: larger numbers are milliseconds (or finer units, which are refused)
+
+
+def _number(value: Any) -> Any:
+    """A JSON number as it is; a string only when it spells a JSON number, read as that number."""
+    kind = value.__class__
+    if kind is float or kind is int:  # what producers send: the rest costs nothing then
+        return value
+    if kind is bool:
+        raise ValueError("must be a number, not a boolean")
+    if isinstance(value, str):
+        number = _NUMBER_RE.fullmatch(value)
+        if number is None:
+            raise ValueError(_NUMBER_MESSAGE)
+        # digits only: an integer, as JSON gives it (int() refuses more than 4,300 digits; so many are
+        # beyond any float's range, and the float is infinite)
+        return int(value) if number.lastindex is None and len(value) <= 4000 else float(value)
+    return value
 
 
 class IntentBody(BaseModel):
@@ -51,13 +78,14 @@ class IntentBody(BaseModel):
     @field_validator("symbol", "side", "order_type", "time_in_force", mode="before")
     @classmethod
     def _upper(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
+        """Any case of ASCII letters; anything else is left to fail the field's check as it is."""
+        return value.upper() if value.__class__ is str and value.isascii() else value
 
     @field_validator("symbol")
     @classmethod
     def _symbol_shape(cls, value: str) -> str:
         if not _SYMBOL_RE.fullmatch(value):
-            raise ValueError("must be 2-20 letters or digits, like BTCUSDT")
+            raise ValueError("must be 2-20 ASCII letters or digits, like BTCUSDT")
         return value
 
     @field_validator("intent_id", mode="before")
@@ -70,34 +98,34 @@ class IntentBody(BaseModel):
         value = str(value)
         if not _ID_RE.fullmatch(value):
             raise ValueError("must be 1-128 printable ASCII characters without spaces")
+        if value.startswith(RESERVED_ID_PREFIX):
+            raise ValueError(f"must not start with {RESERVED_ID_PREFIX}, which names intents sent without an id")
         return value
 
-    @field_validator("quantity", "notional_usd", "position_size_usd", "price", "confidence", "leverage",
-                     mode="before")
-    @classmethod
-    def _no_bools(cls, value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError("must be a number, not a boolean")
-        return value
+    _numbers = field_validator("quantity", "notional_usd", "position_size_usd", "price", "confidence",
+                               mode="before")(staticmethod(_number))
 
     @field_validator("leverage", mode="before")
     @classmethod
     def _whole_leverage(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                number = float(value)
-            except ValueError:
-                return value
-            return int(number) if number.is_integer() else value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        return value
+        value = _number(value)
+        return int(value) if value.__class__ is float and value.is_integer() else value
 
     @field_validator("reduce_only", mode="before")
     @classmethod
     def _flag(cls, value: Any) -> Any:
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value not in (0, 1):
-            raise ValueError("must be true or false")
+        """JSON true/false, the numbers 1 and 0, or the words true/false, yes/no, 1/0 in any ASCII case."""
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)):
+            if value not in (0, 1):
+                raise ValueError("must be true or false")
+            return bool(value)
+        if isinstance(value, str):
+            flag = _FLAGS.get(value.lower()) if value.isascii() else None
+            if flag is None:
+                raise ValueError("must be true or false (or yes/no, 1/0)")
+            return flag
         return value
 
     @field_validator("created_at", mode="before")
@@ -165,21 +193,25 @@ def client_order_id(intent_id: str) -> str:
 
 
 def parse_timestamp(value: Any) -> float | None:
-    """Epoch seconds, epoch milliseconds, or ISO 8601 -> epoch seconds."""
+    """Epoch seconds, epoch milliseconds, or ISO 8601 (``YYYY-MM-DDTHH:MM:SS[.f]`` and ``Z`` or
+    ``±HH:MM``) -> epoch seconds; "" is no timestamp."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise ValueError("must be a timestamp")
     if isinstance(value, str):
-        try:
+        if _NUMBER_RE.fullmatch(value):
             value = float(value)
-        except ValueError:
+        else:
+            iso = _ISO_RE.fullmatch(value)
+            if iso is None:
+                raise ValueError("must be epoch seconds, epoch milliseconds or ISO 8601")
+            if iso.group(1) is None:
+                raise ValueError("ISO 8601 timestamps need a timezone, e.g. 2026-01-01T00:00:00Z")
             try:
                 parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
             except ValueError:
                 raise ValueError("must be epoch seconds, epoch milliseconds or ISO 8601") from None
-            if parsed.tzinfo is None:
-                raise ValueError("ISO 8601 timestamps need a timezone, e.g. 2026-01-01T00:00:00Z")
             return _plausible(parsed.timestamp())
     try:
         number = float(value)  # an integer beyond the float range raises OverflowError, not ValueError
@@ -212,9 +244,52 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a valid number")
 
 
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[{}\[\],]')
+
+
+def repeated_key(raw: str, body: dict[str, Any]) -> str | None:
+    """A key that ``raw`` (the valid JSON text ``body`` was parsed from) gives twice in one object.
+
+    Parsers keep the last value of a repeated key, so ``"side":"BUY","side":"SELL"`` would sell.
+    The common case is settled without a scan: with no backslash in the text, every '"' in it
+    delimits a string, and no parsed string holds a character orjson escapes; so the text has as
+    many quotes as ``body`` written out again unless an object lost a member to a repeated key.
+    Otherwise the text is scanned, one token at a time (no recursion, whatever the depth).
+    """
+    if "\\" not in raw:
+        try:
+            if orjson.dumps(body).count(b'"') == raw.count('"'):
+                return None
+        except orjson.JSONEncodeError:  # an integer beyond 64 bits, nesting past orjson's limit
+            pass
+    seen: list[set[str] | None] = []  # per open container: the keys of an object, None for an array
+    expect_key = False
+    for match in _JSON_TOKEN.finditer(raw):
+        token = match.group()
+        if token == "{":
+            seen.append(set())
+            expect_key = True
+        elif token == "[":
+            seen.append(None)
+        elif token in ("]", "}"):
+            seen.pop()
+            expect_key = False
+        elif token == ",":
+            expect_key = bool(seen) and seen[-1] is not None
+        elif expect_key:
+            keys = seen[-1]
+            assert keys is not None
+            key = json.loads(token) if "\\" in token else token[1:-1]
+            if key in keys:
+                return key
+            keys.add(key)
+            expect_key = False
+    return None
+
+
 def decode_fields(entry_id: str, fields: dict[Any, Any], max_bytes: int) -> Intent | InvalidIntent:
     """Turn one stream entry (raw field map, bytes or str) into an Intent or an InvalidIntent."""
-    fallback_id = f"entry:{entry_id}"
+    fallback_id = RESERVED_ID_PREFIX + entry_id
     try:
         raw = {text(k): text(v) for k, v in fields.items()}
     except UnicodeDecodeError:
@@ -233,6 +308,9 @@ def decode_fields(entry_id: str, fields: dict[Any, Any], max_bytes: int) -> Inte
             return InvalidIntent(entry_id, fallback_id, f"data is not valid JSON: {_short(exc)}", trace=trace)
         if not isinstance(body, dict):
             return InvalidIntent(entry_id, fallback_id, "data must be a JSON object", trace=trace)
+        if (key := repeated_key(raw["data"], body)) is not None:
+            return InvalidIntent(entry_id, fallback_id, f"data gives the key {_clip(key)!r} more than once",
+                                 trace=trace)
     else:
         body = {k: v for k, v in raw.items() if k not in TRACE_FIELDS}
     return validate_body(entry_id, body, trace)
@@ -242,15 +320,15 @@ def validate_body(entry_id: str, body: dict[str, Any], trace: dict[str, str]) ->
     try:
         model = IntentBody.model_validate(body)
     except ValidationError as exc:
-        intent_id = _salvage_id(body) or f"entry:{entry_id}"
+        intent_id = _salvage_id(body) or RESERVED_ID_PREFIX + entry_id
         symbol = body.get("symbol") if isinstance(body.get("symbol"), str) else None
         side = body.get("side") if isinstance(body.get("side"), str) else None
         return InvalidIntent(entry_id, intent_id, _describe(exc), _clip(symbol), _clip(side), trace)
     except RecursionError:
-        return InvalidIntent(entry_id, f"entry:{entry_id}", "data is nested too deeply", trace=trace)
+        return InvalidIntent(entry_id, RESERVED_ID_PREFIX + entry_id, "data is nested too deeply", trace=trace)
     return Intent(
         entry_id=entry_id,
-        intent_id=model.intent_id or f"entry:{entry_id}",
+        intent_id=model.intent_id or RESERVED_ID_PREFIX + entry_id,
         symbol=model.symbol,
         side=model.side,
         quantity=model.quantity,
@@ -276,8 +354,10 @@ def _size(value: Any) -> int:
 
 def _salvage_id(body: dict[str, Any]) -> str | None:
     value = body.get("intent_id")
-    if isinstance(value, (str, int)) and not isinstance(value, bool) and _ID_RE.fullmatch(str(value)):
-        return str(value)
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = str(value)
+        if _ID_RE.fullmatch(value) and not value.startswith(RESERVED_ID_PREFIX):
+            return value
     return None
 
 

@@ -1,8 +1,8 @@
 """Risk checks as pure functions: no I/O, every decision a ``Denial`` with a reason code or None.
 
 Two groups:
-- ``evaluate_intent``: checks that need only the intent and settings (symbol, leverage, age, size),
-  run in the consumer before anything is written;
+- ``evaluate_intent``: checks that need only the intent and settings (symbol, leverage, age, clock
+  skew, size), run in the consumer before anything is written;
 - ``evaluate_book``: checks against shared state (trading state, positions, reservations, order
   rate). These must hold across replicas, so Redis enforces them atomically in
   app/state/lua/gate.lua; this function is the specification that script is tested against.
@@ -37,6 +37,7 @@ class Limits:
     max_orders_per_minute: int
     max_intent_age_s: float
     max_order_notional_usd: float
+    max_clock_skew_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,16 @@ class Book:
     orders_this_minute: int = 0
 
 
+def valuation_price(reference: float, limit: float | None) -> float:
+    """The price an order is valued at for every limit: the higher of its limit price and the market's.
+
+    A LIMIT order priced through the market fills at the market, and one priced away from it may
+    fill at its limit later; exposure is an absolute value, so the larger notional is the worse one
+    whichever the side (a SELL limited at 100 while BTC trades at 95,000 is worth 95,000 a coin).
+    """
+    return reference if limit is None or limit < reference else limit
+
+
 def evaluate_intent(
     symbol: str, leverage: int, created_at: float | None, now: float, notional_usd: float, limits: Limits
 ) -> Denial | None:
@@ -63,6 +74,11 @@ def evaluate_intent(
         if age > limits.max_intent_age_s:
             return Denial(Reason.INTENT_EXPIRED,
                           f"intent is {age:.1f}s old, older than MAX_INTENT_AGE_S={limits.max_intent_age_s:g}")
+    if created_at is not None and created_at - now > limits.max_clock_skew_s:
+        # dated ahead, an intent would wait out its own expiry: the year 4000 never expires
+        return Denial(Reason.INTENT_FROM_FUTURE,
+                      f"created_at is {created_at - now:.1f}s ahead of the service's clock, "
+                      f"more than MAX_CLOCK_SKEW_S={limits.max_clock_skew_s:g}")
     if notional_usd > limits.max_order_notional_usd:
         return Denial(Reason.INVALID_INTENT,
                       f"order notional {notional_usd:.2f} USD is above the sanity bound "
@@ -115,4 +131,5 @@ def limits_from_settings(settings: "Settings") -> Limits:
         max_orders_per_minute=settings.max_orders_per_minute,
         max_intent_age_s=settings.max_intent_age_s,
         max_order_notional_usd=settings.max_order_notional_usd,
+        max_clock_skew_s=settings.max_clock_skew_s,
     )

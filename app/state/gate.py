@@ -48,17 +48,18 @@ class Candidate:
     entry_id: str
     symbol: str
     delta_qty: float
-    price: float
+    price: float  # the order's value per unit for the limits: the worse of its limit and the market
     reduce_only: bool
     client_order_id: str
     precheck: Denial | None
     check_done: bool
+    mark: float  # the market price, recorded for valuing this symbol's position in later exposure checks
 
     def encode(self) -> bytes:
         return orjson.dumps([self.intent_id, self.entry_id, self.symbol, repr(self.delta_qty), repr(self.price),
                            self.precheck.reason.value if self.precheck else "",
                            self.precheck.message if self.precheck else "", int(self.reduce_only),
-                           self.client_order_id, int(self.check_done)])
+                           self.client_order_id, int(self.check_done), repr(self.mark)])
 
 
 ScriptPart = tuple[list[str], list[Any]]  # the KEYS and ARGV a Lua function of another module takes

@@ -194,6 +194,11 @@ BAD_BODIES = [
     {**GOOD, "created_at": "yesterday"},
     {**GOOD, "created_at": -5},
     {**GOOD, "source": "x" * 129},
+    {**GOOD, "intent_id": "entry:1767225600000-0"},
+    {**GOOD, "created_at": "2026-01-01 00:00:00Z"},
+    {**GOOD, "created_at": "20260101T000000Z"},
+    {**GOOD, "created_at": "2026-01-01T00:00:00z"},
+    {**GOOD, "created_at": "٢٠٢٦-٠١-٠١T٠٠:٠٠:٠٠Z"},
 ]
 
 

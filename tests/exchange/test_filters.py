@@ -10,7 +10,8 @@ import pytest
 
 from app.config import DEFAULT_SYMBOLS, Market
 from app.exchange.filters import (
-    SymbolRules, check_order, price_for, quantity_for, round_down, rules_from_exchange_info, rules_from_symbol_info,
+    PriceBand, SymbolRules, check_order, price_for, quantity_for, round_down, rules_from_exchange_info,
+    rules_from_symbol_info,
 )
 from app.exchange.paper import bundled_rules
 
@@ -187,7 +188,8 @@ def test_parse_usdm_symbol_from_the_bundled_file() -> None:
         symbol="BTCUSDT", base_asset="BTC", quote_asset="USDT", tick_size=D("0.10"), min_price=D("0.10"),
         max_price=D("4750000"), step_size=D("0.001"), min_qty=D("0.001"), max_qty=D("1000"),
         market_step_size=D("0.001"), market_min_qty=D("0.001"), market_max_qty=D("120"), min_notional=D("100"),
-        max_notional=D(0), apply_min_to_market=True, reduce_only_skips_min_notional=True, trading=True,
+        max_notional=D(0), apply_min_to_market=True, reduce_only_skips_min_notional=True,
+        price_bands=(PriceBand("PERCENT_PRICE", bid_up=D("1.0500"), ask_down=D("0.9500")),), trading=True,
     )
 
 
@@ -196,7 +198,8 @@ def test_parse_spot_symbol_from_the_bundled_file() -> None:
         symbol="BTCUSDT", base_asset="BTC", quote_asset="USDT", tick_size=D("0.01"), min_price=D("0.01"),
         max_price=D("1000000"), step_size=D("0.00001"), min_qty=D("0.00001"), max_qty=D("9000000"),
         market_step_size=D(0), market_min_qty=D(0), market_max_qty=D("100000"), min_notional=D("5"),
-        max_notional=D("9000000"), apply_min_to_market=True, trading=True,
+        max_notional=D("9000000"), apply_min_to_market=True,
+        price_bands=(PriceBand("PERCENT_PRICE_BY_SIDE", D("5"), D("0.2"), D("5"), D("0.2")),), trading=True,
     )
 
 
@@ -207,6 +210,72 @@ def test_bundled_files_list_every_default_symbol(market: Market) -> None:
         r = rules[symbol]
         assert r.trading and r.quote_asset == "USDT" and r.base_asset == symbol.removesuffix("USDT")
         assert r.tick_size > 0 and r.step_size > 0 and r.min_qty > 0 and r.min_notional > 0
+        assert len(r.price_bands) == 1, "every listed symbol has a price band on Binance"
+
+
+# -- price bands: PERCENT_PRICE, PERCENT_PRICE_BY_SIDE ---------------------------------------------
+
+def band(rules: SymbolRules, side: str, price: str, average: str = "100000",
+         order_type: str = "LIMIT") -> tuple[str, str] | None:
+    found = check_order(rules, D("0.01"), order_type, D(price), D(average), side=side, average_price=D(average))
+    return None if found is None else (found.filter, found.message)
+
+
+@pytest.mark.parametrize(("side", "price", "expected"), [
+    ("BUY", "105000", None),
+    ("BUY", "105000.1", ("PERCENT_PRICE", "price 105000.1 is above 105000, 1.05 x the reference price 100000")),
+    ("BUY", "50000", None),  # USD-M bounds a BUY from above only
+    ("SELL", "95000", None),
+    ("SELL", "94999.9", ("PERCENT_PRICE", "price 94999.9 is below 95000, 0.95 x the reference price 100000")),
+    ("SELL", "100", ("PERCENT_PRICE", "price 100 is below 95000, 0.95 x the reference price 100000")),
+    ("SELL", "500000", None),  # and a SELL from below only
+])
+def test_usdm_percent_price_is_one_bound_per_side_around_the_mark(side: str, price: str,
+                                                                   expected: tuple[str, str] | None) -> None:
+    assert band(BTC_USDM, side, price) == expected
+
+
+@pytest.mark.parametrize(("side", "price", "expected"), [
+    ("BUY", "500000", None),
+    ("BUY", "500000.01", ("PERCENT_PRICE_BY_SIDE", "price 500000.01 is above 500000, 5 x the reference price 100000")),
+    ("BUY", "19999.99", ("PERCENT_PRICE_BY_SIDE", "price 19999.99 is below 20000, 0.2 x the reference price 100000")),
+    ("SELL", "20000", None),
+    ("SELL", "100", ("PERCENT_PRICE_BY_SIDE", "price 100 is below 20000, 0.2 x the reference price 100000")),
+    ("SELL", "500000.01", ("PERCENT_PRICE_BY_SIDE", "price 500000.01 is above 500000, 5 x the reference price 100000")),
+])
+def test_spot_percent_price_by_side_bounds_each_side_both_ways(side: str, price: str,
+                                                               expected: tuple[str, str] | None) -> None:
+    assert band(BTC_SPOT, side, price) == expected
+
+
+def test_percent_price_by_side_uses_the_multipliers_of_the_order_side() -> None:
+    info = {"symbol": "SIDEUSDT", "filters": [{"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "1.2",
+                                              "bidMultiplierDown": "0.2", "askMultiplierUp": "5",
+                                              "askMultiplierDown": "0.8", "avgPriceMins": 1}]}
+    rules = rules_from_symbol_info(info)
+    assert band(rules, "BUY", "120", "100") is None and band(rules, "BUY", "121", "100")[0] == "PERCENT_PRICE_BY_SIDE"
+    assert band(rules, "BUY", "20", "100") is None and band(rules, "BUY", "19", "100") is not None
+    assert band(rules, "SELL", "500", "100") is None and band(rules, "SELL", "501", "100") is not None
+    assert band(rules, "SELL", "80", "100") is None and band(rules, "SELL", "79", "100") is not None
+
+
+def test_spot_percent_price_bounds_both_sides_alike() -> None:
+    info = {"symbol": "OLDUSDT", "filters": [{"filterType": "PERCENT_PRICE", "multiplierUp": "1.3000",
+                                             "multiplierDown": "0.7000", "avgPriceMins": 5}]}
+    rules = rules_from_symbol_info(info)
+    assert rules.price_bands == (PriceBand("PERCENT_PRICE", D("1.3"), D("0.7"), D("1.3"), D("0.7")),)
+    for side in ("BUY", "SELL"):
+        assert band(rules, side, "130", "100") is None and band(rules, side, "70", "100") is None
+        assert band(rules, side, "130.01", "100") == ("PERCENT_PRICE",
+                                                      "price 130.01 is above 130, 1.3 x the reference price 100")
+        assert band(rules, side, "69.99", "100") == ("PERCENT_PRICE",
+                                                     "price 69.99 is below 70, 0.7 x the reference price 100")
+
+
+def test_price_bands_bind_only_limit_prices_and_only_with_a_reference() -> None:
+    assert band(BTC_USDM, "SELL", "100", order_type="MARKET") is None
+    assert violation(BTC_USDM, "0.01", "LIMIT", "95000", reference="95000") is None
+    assert check_order(BTC_USDM, D("1"), "LIMIT", D("100"), D("100"), side="SELL") is None
 
 
 def test_legacy_spot_min_notional_filter() -> None:

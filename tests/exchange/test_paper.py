@@ -315,6 +315,24 @@ async def test_limit_price_off_the_tick_is_a_price_filter_failure(aredis: aiored
     assert (report.reason, report.message) == (Reason.EXCHANGE_FILTER, "Filter failure: PRICE_FILTER")
 
 
+@pytest.mark.parametrize(("market", "side", "price", "filter_name", "code"), [
+    (Market.USDM, "SELL", "100", "PERCENT_PRICE", -4164),         # below 0.95 x the mark
+    (Market.USDM, "BUY", "105000.1", "PERCENT_PRICE", -4164),     # above 1.05 x the mark
+    (Market.SPOT, "SELL", "19999.99", "PERCENT_PRICE_BY_SIDE", -1013),  # below 0.2 x the average
+    (Market.SPOT, "BUY", "500000.01", "PERCENT_PRICE_BY_SIDE", -1013),  # above 5 x the average
+])
+async def test_a_limit_price_far_from_the_market_fails_the_price_band(aredis: aioredis.Redis, redis_url: str,
+                                                                      market: Market, side: str, price: str,
+                                                                      filter_name: str, code: int) -> None:
+    """Marketable, it would fill at the touch whatever its price: the exchange refuses it, and so does PAPER."""
+    s = make_settings(redis_url, market, balance=10_000_000)
+    report = await venue(aredis, s, spread_bps="2").place_order(
+        order("0.01", side=side, order_type="LIMIT", price=price, tif="IOC"))
+    assert (report.status, report.reason, report.message, report.exchange_code) == \
+        (Status.REJECTED, Reason.EXCHANGE_FILTER, f"Filter failure: {filter_name}", code)
+    assert await wallet(aredis, s) == {}
+
+
 async def test_unknown_symbol_is_minus_1121(aredis: aioredis.Redis, redis_url: str) -> None:
     s = make_settings(redis_url)
     ex = venue(aredis, s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from app.bus.delivery import Delivery
 from tests.execution.conftest import Harness
@@ -44,6 +45,32 @@ async def test_notional_intent_is_converted_at_the_ask_and_rounded_down(harness:
     assert result["requested_notional_usd"] == 100.0
 
 
+async def test_a_limit_order_priced_through_the_market_is_held_to_the_position_limit(harness: Harness) -> None:
+    """0.011 BTC limited at 90,300 is 993.30 USD at its price, inside the 1,000 USD limit and the
+    exchange's price band, but it would fill at the bid (~95,000): 1,044.95 USD."""
+    [entry_id] = publish(harness.sync, intent("BTCUSDT", "SELL", quantity=0.011, order_type="LIMIT", price=90_300,
+                                              time_in_force="IOC"))
+    await harness.consumer().burst()
+    [result] = results(harness.sync)
+    assert (result["status"], result["reason"], result["executed_quantity"]) == ("REJECTED", "POSITION_LIMIT", 0.0)
+    assert "position would be 1044.95 USD" in result["message"], result["message"]
+    assert await harness.store.positions() == [] and harness.paper_orders() == 0
+
+
+async def test_intents_dated_in_the_future_are_refused(harness: Harness) -> None:
+    """A created_at ahead of the clock would never expire: an hour ahead, or the year 4000."""
+    ahead = [intent(created_at=time.time() + 3600), intent(created_at="4000-01-01T00:00:00Z")]
+    *far, near = publish(harness.sync, *ahead, intent(created_at=time.time() + 1))
+    await harness.consumer().burst()
+    grouped = by_entry(results(harness.sync))
+    for entry_id in far:
+        [result] = grouped[entry_id]
+        assert (result["status"], result["reason"]) == ("REJECTED", "INTENT_FROM_FUTURE"), result
+        assert "ahead of the service's clock, more than MAX_CLOCK_SKEW_S=5" in result["message"]
+    assert grouped[near][0]["status"] == "FILLED", grouped[near]
+    assert harness.paper_orders() == 1
+
+
 MALFORMED = [
     ({"data": "{not json"}, "not valid JSON"),
     ({"data": "[1, 2]"}, "JSON object"),
@@ -65,6 +92,12 @@ MALFORMED = [
     ({"data": json.dumps({"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "pad": "x" * 70_000})}, "bytes"),
     ({b"data": b"\xff\xfe"}, "UTF-8"),
     ({"data": json.dumps({"symbol": "BTC/USDT", "side": "BUY", "quantity": 1})}, "symbol"),
+    ({"data": '{"symbol": "BTCUSDT", "side": "BUY", "side": "SELL", "quantity": 0.002}'}, "'side' more than once"),
+    ({"data": json.dumps({"symbol": "matıcusdt", "side": "BUY", "quantity": 10}, ensure_ascii=False)}, "symbol"),
+    ({"symbol": "BTCUSDT", "side": "ſell", "quantity": "0.002"}, "side"),
+    ({"symbol": "BTCUSDT", "side": "BUY\u00a0", "quantity": "0.002"}, "side"),
+    ({"data": json.dumps({"symbol": "BTCUSDT", "side": "BUY", "quantity": "0.00_2"})}, "quantity"),
+    ({"data": json.dumps({"symbol": "BTCUSDT", "side": "BUY", "quantity": 0.002, "leverage": "١٠"})}, "leverage"),
 ]
 
 
@@ -82,6 +115,21 @@ async def test_every_malformed_entry_gets_exactly_one_rejection_and_the_service_
         assert result["intent_id"] == f"entry:{entry_id}"
     assert grouped[good][0]["status"] == "FILLED"
     assert pending_count(harness.sync) == 0
+
+
+async def test_an_intent_id_of_the_form_given_to_intents_without_one_is_refused(harness: Harness) -> None:
+    """entry:<id> was answered as a duplicate of that other entry; the prefix is reserved."""
+    [anonymous] = publish(harness.sync, intent() | {"intent_id": None})
+    await harness.consumer().burst()
+    [posing] = publish(harness.sync, intent(side="SELL", intent_id=f"entry:{anonymous}"))
+    await harness.consumer().burst()
+    grouped = by_entry(results(harness.sync))
+    assert grouped[anonymous][0]["intent_id"] == f"entry:{anonymous}"
+    [refused] = grouped[posing]
+    assert (refused["status"], refused["reason"], refused["duplicate"]) == ("REJECTED", "INVALID_INTENT", False)
+    assert "intent_id: must not start with entry:" in refused["message"]
+    assert refused["intent_id"] == f"entry:{posing}"
+    assert harness.paper_orders() == 1
 
 
 async def test_unknown_and_disallowed_symbols_are_rejected_with_their_reasons(harness: Harness) -> None:

@@ -95,7 +95,38 @@ async def test_notional_limit_is_sized_at_the_limit_price(env: Env) -> None:
     assert prepared.request is not None
     assert (prepared.request.quantity, prepared.request.price, prepared.request.time_in_force) == \
         (D("0.02"), D("50000.0"), "IOC")
-    assert prepared.price == 50_000.0
+    assert prepared.price == 100_010.0, "valued at the market, which is worth more than its limit"
+
+
+async def test_a_limit_order_is_valued_at_the_worse_of_its_price_and_the_market(env: Env) -> None:
+    # a SELL limited below the bid fills at the bid: valued at the bid, not at its limit
+    through = await env(intent(side="SELL", order_type="LIMIT", price=96_000, time_in_force="IOC"))
+    assert through.denial is None and (through.price, through.mark) == (99_990.0, 99_990.0)
+    # a BUY limited above the ask may fill up to its limit: valued at the limit
+    above = await env(intent(order_type="LIMIT", price=104_000))
+    assert above.denial is None and (above.price, above.mark) == (104_000.0, 100_010.0)
+    market = await env(intent(side="SELL"))
+    assert (market.price, market.mark) == (99_990.0, 99_990.0)
+
+
+async def test_the_sanity_bound_values_a_limit_order_at_the_market(env: Env) -> None:
+    # 10.005 BTC: 960,480 USD at its limit of 96,000, but 1,000,399.95 at the bid of 99,990
+    prepared = await env(intent(side="SELL", quantity=10.005, order_type="LIMIT", price=96_000, time_in_force="IOC"))
+    denied(prepared, Reason.INVALID_INTENT)
+    assert "1000399.95 USD is above the sanity bound" in prepared.denial.message  # type: ignore[union-attr]
+
+
+async def test_a_limit_price_outside_the_exchange_band_is_refused(env: Env, aredis: aioredis.Redis,
+                                                                  redis_url: str) -> None:
+    # USD-M BTC: PERCENT_PRICE, BUY at most 1.05 and SELL at least 0.95 x the mark (PAPER: the mid)
+    denied(await env(intent(side="SELL", quantity=1, order_type="LIMIT", price=100, time_in_force="IOC")),
+           Reason.EXCHANGE_FILTER,
+           "Filter failure: PERCENT_PRICE: price 100 is below 95000, 0.95 x the reference price 100000")
+    assert (await env(intent(side="SELL", order_type="LIMIT", price=95_000))).denial is None
+    denied(await env(intent(order_type="LIMIT", price=105_000.1)), Reason.EXCHANGE_FILTER)
+    spot = env_for(aredis, redis_url, binance_market=Market.SPOT)
+    denied(await spot(intent(side="SELL", order_type="LIMIT", price=19_999.99)), Reason.EXCHANGE_FILTER,
+           "Filter failure: PERCENT_PRICE_BY_SIDE: price 19999.99 is below 20000, 0.2 x the reference price 100000")
 
 
 async def test_step_of_one_rounds_to_whole_coins(env: Env) -> None:

@@ -64,23 +64,24 @@ FIELD_CASES = [
     ("missing symbol", {"symbol": None}, "symbol: Field required"),
     ("missing side", {"side": None}, "side: Field required"),
     ("symbol not a string", {"symbol": 5}, "symbol: Input should be a valid string"),
-    ("symbol with dash", {"symbol": "BTC-USDT"}, "symbol: must be 2-20 letters or digits"),
-    ("symbol too long", {"symbol": "B" * 21}, "symbol: must be 2-20 letters or digits"),
+    ("symbol with dash", {"symbol": "BTC-USDT"}, "symbol: must be 2-20 ASCII letters or digits"),
+    ("symbol too long", {"symbol": "B" * 21}, "symbol: must be 2-20 ASCII letters or digits"),
     ("side unknown", {"side": "HOLD"}, "side: Input should be 'BUY' or 'SELL'"),
     ("side not a string", {"side": 1}, "side: Input should be 'BUY' or 'SELL'"),
     ("quantity zero", {"quantity": 0}, "quantity: Input should be greater than 0"),
     ("quantity negative", {"quantity": -0.5}, "quantity: Input should be greater than 0"),
     ("quantity absurd", {"quantity": 2e9}, "quantity: Input should be less than or equal to 1000000000"),
-    ("quantity word", {"quantity": "lots"}, "quantity: Input should be a valid number"),
+    ("quantity word", {"quantity": "lots"}, "quantity: must be a number in ASCII digits"),
     ("quantity list", {"quantity": [1]}, "quantity: Input should be a valid number"),
     ("quantity object", {"quantity": {"v": 1}}, "quantity: Input should be a valid number"),
     ("quantity bool", {"quantity": True}, "quantity: must be a number, not a boolean"),
-    ("quantity NaN string", {"quantity": "NaN"}, "quantity: Input should be a finite number"),
-    ("quantity inf string", {"quantity": "inf"}, "quantity: Input should be a finite number"),
+    ("quantity NaN string", {"quantity": "NaN"}, "quantity: must be a number in ASCII digits"),
+    ("quantity inf string", {"quantity": "inf"}, "quantity: must be a number in ASCII digits"),
     ("notional zero", {"quantity": None, "notional_usd": 0}, "notional_usd: Input should be greater than 0"),
     ("notional negative", {"quantity": None, "notional_usd": -10}, "notional_usd: Input should be greater than 0"),
     ("notional bool", {"quantity": None, "notional_usd": False}, "notional_usd: must be a number, not a boolean"),
-    ("notional -inf string", {"quantity": None, "notional_usd": "-Infinity"}, "notional_usd: Input should be a finite"),
+    ("notional -inf string", {"quantity": None, "notional_usd": "-Infinity"},
+     "notional_usd: must be a number in ASCII digits"),
     ("alias zero", {"quantity": None, "position_size_usd": 0}, "position_size_usd: Input should be greater than 0"),
     ("neither size", {"quantity": None}, "exactly one of quantity or notional_usd (position_size_usd) is required"),
     ("both sizes", {"notional_usd": 100}, "exactly one of quantity or notional_usd (position_size_usd) is required"),
@@ -91,7 +92,7 @@ FIELD_CASES = [
     ("limit without price", {"order_type": "LIMIT"}, "price is required for LIMIT orders"),
     ("limit price zero", {"order_type": "LIMIT", "price": 0}, "price: Input should be greater than 0"),
     ("price bool", {"order_type": "LIMIT", "price": True}, "price: must be a number, not a boolean"),
-    ("price NaN string", {"order_type": "LIMIT", "price": "nan"}, "price: Input should be a finite number"),
+    ("price NaN string", {"order_type": "LIMIT", "price": "nan"}, "price: must be a number in ASCII digits"),
     ("order type unknown", {"order_type": "STOP_MARKET"}, "order_type: Input should be 'MARKET' or 'LIMIT'"),
     ("time in force unknown", {"time_in_force": "GTD"}, "time_in_force: Input should be 'GTC', 'IOC' or 'FOK'"),
     ("leverage fraction", {"leverage": 2.5}, "leverage: Input should be a valid integer"),
@@ -99,11 +100,11 @@ FIELD_CASES = [
     ("leverage zero", {"leverage": 0}, "leverage: Input should be greater than or equal to 1"),
     ("leverage above binance", {"leverage": 126}, "leverage: Input should be less than or equal to 125"),
     ("leverage bool", {"leverage": True}, "leverage: must be a number, not a boolean"),
-    ("leverage word", {"leverage": "high"}, "leverage: Input should be a valid integer"),
+    ("leverage word", {"leverage": "high"}, "leverage: must be a number in ASCII digits"),
     ("reduce_only 2", {"reduce_only": 2}, "reduce_only: must be true or false"),
-    ("reduce_only word", {"reduce_only": "maybe"}, "reduce_only: Input should be a valid boolean"),
+    ("reduce_only word", {"reduce_only": "maybe"}, "reduce_only: must be true or false"),
     ("confidence bool", {"confidence": True}, "confidence: must be a number, not a boolean"),
-    ("confidence NaN string", {"confidence": "NaN"}, "confidence: Input should be a finite number"),
+    ("confidence NaN string", {"confidence": "NaN"}, "confidence: must be a number in ASCII digits"),
     ("source too long", {"source": "x" * 129}, "source: String should have at most 128 characters"),
     ("strategy not a string", {"strategy": ["a"]}, "strategy: Input should be a valid string"),
     ("intent id with space", {"intent_id": "has space"}, "intent_id: must be 1-128 printable ASCII"),
@@ -115,11 +116,12 @@ FIELD_CASES = [
     ("intent id float", {"intent_id": 1.5}, "intent_id: must be a string"),
     ("intent id bool", {"intent_id": True}, "intent_id: must be a string"),
     ("intent id object", {"intent_id": {"id": 1}}, "intent_id: must be a string"),
+    ("intent id of the reserved form", {"intent_id": "entry:1700000000000-1"}, "intent_id: must not start with entry:"),
     ("created_at word", {"created_at": "yesterday"}, "created_at: must be epoch seconds, epoch milliseconds or ISO"),
     ("created_at naive ISO", {"created_at": "2026-01-01T00:00:00"}, "created_at: ISO 8601 timestamps need a timezone"),
     ("created_at negative", {"created_at": -1}, "created_at: must be a positive finite timestamp"),
     ("created_at zero", {"created_at": 0}, "created_at: must be a positive finite timestamp"),
-    ("created_at NaN string", {"created_at": "NaN"}, "created_at: must be a positive finite timestamp"),
+    ("created_at NaN string", {"created_at": "NaN"}, "created_at: must be epoch seconds, epoch milliseconds or ISO"),
     ("created_at bool", {"created_at": True}, "created_at: must be a timestamp"),
     ("created_at list", {"created_at": [1]}, "created_at: must be a positive finite timestamp"),
     ("created_at huge integer", {"created_at": 10**400}, "created_at: must be a positive finite timestamp"),
@@ -153,6 +155,59 @@ def test_bad_fields_in_a_flat_entry(changes: dict[str, Any], expected: str) -> N
     assert expected in bad.message
 
 
+# Look-alikes of documented values: Python reads each of them as the value (int('١٠') == 10,
+# 'ſell'.upper() == 'SELL', 'matıc'.upper() == 'MATIC', strip() removes NBSP). The contract
+# accepts ASCII digits and letters in the documented forms only.
+LOOKALIKES = [
+    ("leverage", "١٠"), ("leverage", "1_0"), ("leverage", " 5"), ("leverage", "5 "), ("leverage", "+5"),
+    ("leverage", "٥"), ("leverage", "５"),
+    ("quantity", "0.00_2"), ("quantity", "١٢٣"), ("quantity", " 1"), ("quantity", "1\u00a0"), ("quantity", "+1"),
+    ("quantity", ".5"), ("quantity", "5."), ("quantity", "1e"), ("quantity", "0x10"), ("quantity", "１"),
+    ("quantity", "1,5"), ("quantity", "01"), ("quantity", "1 000"),
+    ("price", "٩٠٠٠٠"), ("confidence", "٠.٥"),
+    ("created_at", "١٧٦٧٢٢٥٦٠٠"), ("created_at", "٢٠٢٦-٠١-٠١T٠٠:٠٠:٠٠Z"), ("created_at", "2026-01-01 00:00:00Z"),
+    ("created_at", "20260101T000000Z"), ("created_at", "2026-01-01T00:00Z"), ("created_at", "2026-01-01T00:00:00z"),
+    ("created_at", " 1767225600"), ("created_at", "1_767_225_600"), ("created_at", "2026-01-01T00:00:00+0000"),
+    ("symbol", "matıcusdt"), ("symbol", "BTCUSDT "), ("symbol", " BTCUSDT"), ("symbol", "ＢＴＣUSDT"),
+    ("symbol", "BTCUSDT\u00a0"),
+    ("side", "ſell"), ("side", "BUY\u00a0"), ("side", "buy "), ("side", " SELL"), ("side", "ＢＵＹ"), ("side", "BUY\n"),
+    ("order_type", "lımıt"), ("order_type", "LIMIT "), ("time_in_force", "ıoc"), ("time_in_force", "gtc\t"),
+    ("reduce_only", "ｔrue"), ("reduce_only", " true"), ("reduce_only", "true "), ("reduce_only", "on"),
+    ("reduce_only", "t"),
+]
+
+
+@pytest.mark.parametrize(("field", "value"), LOOKALIKES, ids=[f"{f}={v!r}" for f, v in LOOKALIKES])
+@pytest.mark.parametrize("form", ["data", "flat"])
+def test_lookalikes_of_documented_values_are_refused(form: str, field: str, value: str) -> None:
+    changes = {**({"order_type": "LIMIT", "price": 90000} if field == "order_type" else {}), field: value}
+    bad = decode(data(**changes) if form == "data" else flat(**changes))
+    assert f"{field}:" in bad.message, bad.message
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ('{"symbol": "BTCUSDT", "side": "BUY", "side": "SELL", "quantity": 1}', "side"),
+    ('{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "quantity": 100}', "quantity"),
+    ('{"intent_id": "a", "symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "intent_id": "b"}', "intent_id"),
+    ('{"symbol": "BTCUSDT", "side": "BUY", "si\\u0064e": "SELL", "quantity": 1}', "side"),  # the same key, escaped
+    ('{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "source": "a\\"b", "side": "SELL"}', "side"),
+    ('{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "extra": {"a": 1, "a": 2}}', "a"),
+    ('{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "extra": [{"a": {"b": 1, "b": 1}}]}', "b"),
+    ('{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "confidence": 100000000000000000000000, "side": "SELL"}',
+     "side"),  # an integer orjson cannot hold: the standard parser's path
+])
+def test_a_key_given_twice_is_refused_not_read_as_its_last_value(raw: str, key: str) -> None:
+    bad = decode({"data": raw})
+    assert bad.message == f"data gives the key {key!r} more than once"
+    assert bad.intent_id == "entry:1700000000000-0"
+
+
+def test_the_reserved_intent_id_form_is_neither_used_nor_salvaged() -> None:
+    """An intent_id entry:<id> would be answered as a duplicate of the entry sent without an id."""
+    bad = decode(data(intent_id="entry:1700000000000-1", quantity=-1))
+    assert bad.intent_id == "entry:1700000000000-0"
+
+
 def test_flat_cases_cover_the_string_typed_classes() -> None:
     assert len(FLAT_CASES) >= 40
 
@@ -160,7 +215,7 @@ def test_flat_cases_cover_the_string_typed_classes() -> None:
 def test_flat_entry_with_nan_words() -> None:
     for word in ("NaN", "nan", "inf", "-inf", "Infinity", "-Infinity", "+inf"):
         bad = decode({"symbol": "BTCUSDT", "side": "SELL", "notional_usd": word})
-        assert "notional_usd: Input should be a finite number" in bad.message
+        assert "notional_usd: must be a number in ASCII digits" in bad.message
 
 
 def test_several_problems_are_reported_together() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.models.intent import Intent, InvalidIntent, client_order_id, decode_fields
+from app.models.intent import Intent, InvalidIntent, client_order_id, decode_fields, repeated_key
 
 FIELDS = ["data", "intent_id", "symbol", "side", "quantity", "notional_usd", "position_size_usd", "leverage",
           "order_type", "price", "time_in_force", "reduce_only", "created_at", "source", "strategy", "confidence",
@@ -92,7 +92,8 @@ intents = st.fixed_dictionaries(
         "reduce_only": st.booleans(),
     },
     optional={
-        "intent_id": st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=128),
+        "intent_id": st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1, max_size=128)
+        .filter(lambda i: not i.startswith("entry:")),
         "created_at": st.integers(1_000_000_000, 4_000_000_000),
         "source": st.text(max_size=128),
         "confidence": st.floats(0, 1),
@@ -132,6 +133,33 @@ def test_well_formed_flat_entries_decode_faithfully(body: dict[str, Any]) -> Non
     fields = {k.encode(): (json.dumps(v) if isinstance(v, bool) else repr(v) if isinstance(v, float) else str(v))
               .encode() for k, v in body.items()}
     expect_faithful(body, decode_fields("6-0", fields, 65536))
+
+
+objects = st.dictionaries(st.text(max_size=8), json_values.filter(lambda v: not isinstance(v, float) or v == v),
+                          min_size=1, max_size=6)
+
+
+def members(obj: dict[str, Any], ascii_only: bool) -> list[str]:
+    return [json.dumps(k, ensure_ascii=ascii_only) + ":" + json.dumps(v, ensure_ascii=ascii_only)
+            for k, v in obj.items()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(objects, st.booleans())
+def test_an_object_without_a_repeated_key_is_passed(obj: dict[str, Any], ascii_only: bool) -> None:
+    raw = "{" + ",".join(members(obj, ascii_only)) + "}"
+    assert repeated_key(raw, json.loads(raw)) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(objects, st.booleans(), st.data())
+def test_a_repeated_key_is_found_wherever_it_is(obj: dict[str, Any], ascii_only: bool, data: st.DataObject) -> None:
+    parts = members(obj, ascii_only)
+    key = data.draw(st.sampled_from(sorted(obj)))
+    again = json.dumps(key, ensure_ascii=ascii_only) + ":" + json.dumps(data.draw(json_values), ensure_ascii=ascii_only)
+    parts.insert(data.draw(st.integers(0, len(parts))), again)
+    raw = "{" + ",".join(parts) + "}"
+    assert repeated_key(raw, json.loads(raw)) == key
 
 
 @settings(max_examples=300, deadline=None)

@@ -66,6 +66,32 @@ def test_whole_leverage_in_any_spelling(leverage: Any) -> None:
     assert intent.leverage == 5
 
 
+@pytest.mark.parametrize(("field", "text", "expected"), [
+    ("quantity", "0.002", 0.002), ("quantity", "2e-3", 0.002), ("quantity", "2E-3", 0.002), ("quantity", "7", 7),
+    ("quantity", "0.5", 0.5), ("price", "90000.10", 90000.1), ("confidence", "-0.25", -0.25),
+    ("leverage", "10", 10), ("leverage", "10.0", 10), ("leverage", "1e1", 10),
+    ("reduce_only", "TRUE", True), ("reduce_only", "Yes", True), ("reduce_only", "0", False),
+    ("created_at", "1767225600.5", 1767225600.5), ("created_at", "2026-01-01T01:00:00.5+01:00", 1767225600.5),
+    ("symbol", "btcUSDT", "BTCUSDT"), ("side", "sElL", "SELL"), ("time_in_force", "ioc", "IOC"),
+])
+def test_documented_spellings_in_strings(field: str, text: str, expected: Any) -> None:
+    """Numbers as JSON writes them, names in any ASCII case: in a flat entry and in `data` alike."""
+    body = {"symbol": "BTCUSDT", "side": "BUY", "quantity": "1", "order_type": "LIMIT", "price": "90000", field: text}
+    for fields in (body, {"data": json.dumps(body)}):
+        assert getattr(decode(fields), field) == expected
+
+
+@pytest.mark.parametrize("raw", [
+    '{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "source": "side"}',       # a key's name as a value
+    '{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "source": "a\\"b\\\\"}',   # escapes, no key twice
+    '{"symbol": "BTCUSDT", "side": "BUY", "quantity": 1, "x": [{"a": 1}, {"a": 2}], "y": {"a": {"a": 1}}}',
+    '{"symbol": "BTCUSDT", "si\\u0064e": "BUY", "quantity": 1}',
+])
+def test_the_same_name_in_different_objects_or_places_is_no_repeated_key(raw: str) -> None:
+    intent = decode({"data": raw})
+    assert (intent.symbol, intent.side, intent.quantity) == ("BTCUSDT", "BUY", 1.0)
+
+
 @pytest.mark.parametrize("name", ["notional_usd", "position_size_usd"])
 def test_notional_and_its_alias(name: str) -> None:
     intent = decode({"data": json.dumps({"symbol": "BTCUSDT", "side": "BUY", name: 100})})

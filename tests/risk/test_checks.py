@@ -8,11 +8,11 @@ from app.config import load_settings
 from app.models.result import Reason
 from app.models.trading import TradingState
 from app.risk.checks import Book, Denial, Limits, evaluate_book, evaluate_intent, limits_from_settings, \
-    reduces
+    reduces, valuation_price
 
 LIMITS = Limits(allowed_symbols=frozenset({"BTCUSDT", "ETHUSDT", "SOLUSDT"}), max_leverage=10,
                 max_position_usd=1000, max_total_exposure_usd=1500, max_orders_per_minute=5, max_intent_age_s=30,
-                max_order_notional_usd=100_000)
+                max_order_notional_usd=100_000, max_clock_skew_s=5)
 NOW = 1_767_225_600.0
 PRICE = 100_000.0  # BTC: 0.01 BTC = 1,000 USD
 
@@ -57,6 +57,25 @@ def test_intent_without_a_timestamp_or_from_the_future_is_not_expired() -> None:
     assert intent_check(created_at=NOW + 5) is None
 
 
+def test_intent_dated_ahead_within_the_clock_skew_passes_and_further_is_refused() -> None:
+    assert intent_check(created_at=NOW + 5) is None
+    denial = intent_check(created_at=NOW + 5.5)
+    assert denial == Denial(Reason.INTENT_FROM_FUTURE, "created_at is 5.5s ahead of the service's clock, "
+                                                       "more than MAX_CLOCK_SKEW_S=5")
+
+
+@pytest.mark.parametrize("ahead", [3600.0, 64_060_588_800.0 - NOW])  # an hour; 4000-01-01T00:00:00Z
+def test_an_intent_from_the_future_cannot_outlive_its_expiry(ahead: float) -> None:
+    denial = intent_check(created_at=NOW + ahead)
+    assert denial is not None and denial.reason is Reason.INTENT_FROM_FUTURE
+
+
+def test_the_clock_skew_is_checked_even_when_the_age_check_is_off() -> None:
+    no_age = Limits(**{**_fields(LIMITS), "max_intent_age_s": 0})
+    denial = intent_check(created_at=NOW + 60, limits=no_age)
+    assert denial is not None and denial.reason is Reason.INTENT_FROM_FUTURE
+
+
 def test_max_intent_age_zero_disables_the_age_check() -> None:
     no_age = Limits(**{**_fields(LIMITS), "max_intent_age_s": 0})
     assert intent_check(created_at=NOW - 86_400, limits=no_age) is None
@@ -74,6 +93,28 @@ def test_intent_checks_report_the_first_problem_in_order() -> None:
         Reason.SYMBOL_NOT_ALLOWED  # type: ignore[union-attr]
     assert intent_check(leverage=50, created_at=0.0, notional=1e12).reason is Reason.LEVERAGE_LIMIT  # type: ignore[union-attr]
     assert intent_check(created_at=0.0, notional=1e12).reason is Reason.INTENT_EXPIRED  # type: ignore[union-attr]
+    ahead = intent_check(created_at=NOW + 60, notional=1e12)
+    assert ahead is not None and ahead.reason is Reason.INTENT_FROM_FUTURE
+
+
+# -- valuation_price --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("reference", "limit", "expected"), [
+    (95_000.0, None, 95_000.0),      # MARKET: the touch
+    (95_000.0, 100.0, 95_000.0),     # SELL limited far below the bid: fills at the bid
+    (95_000.0, 90_000.0, 95_000.0),  # BUY limited below the ask rests; the position is worth the market
+    (95_000.0, 99_000.0, 99_000.0),  # BUY limited above the ask may fill up to its limit
+    (95_000.0, 95_000.0, 95_000.0),
+])
+def test_orders_are_valued_at_the_higher_of_their_limit_and_the_market(reference: float, limit: float | None,
+                                                                        expected: float) -> None:
+    assert valuation_price(reference, limit) == expected
+
+
+def test_a_far_limit_order_is_held_to_the_position_limit_at_the_market_price() -> None:
+    """The defect this rule fixes: 1 BTC SELL limited at 100 passed a 1,000 USD limit and filled at 95,000."""
+    assert book_check(-1.0, price=100.0) is None
+    assert book_check(-1.0, price=valuation_price(95_000.0, 100.0)) is Reason.POSITION_LIMIT
 
 
 # -- reduces --------------------------------------------------------------------------------------
@@ -212,8 +253,8 @@ def test_book_checks_report_the_first_problem_in_order() -> None:
 def test_limits_from_settings() -> None:
     s = load_settings({}, allowed_symbols="BTCUSDT,ETHUSDT", max_leverage=5, max_position_usd=250,
                       max_total_exposure_usd=700, max_orders_per_minute=9, max_intent_age_s=12,
-                      max_order_notional_usd=5000)
-    assert limits_from_settings(s) == Limits(frozenset({"BTCUSDT", "ETHUSDT"}), 5, 250, 700, 9, 12, 5000)
+                      max_order_notional_usd=5000, max_clock_skew_s=2.5)
+    assert limits_from_settings(s) == Limits(frozenset({"BTCUSDT", "ETHUSDT"}), 5, 250, 700, 9, 12, 5000, 2.5)
 
 
 def _fields(limits: Limits) -> dict[str, object]:

@@ -51,6 +51,7 @@ class Case:
     reduce_only: bool
     limits: Limits
     mark: float | None = None  # the symbol's own last mark: exposure must use the order's price instead
+    market: float = 90_000.0   # the market price the order was valued against: the gate records it as the mark
 
     def book(self) -> Book:
         return Book(
@@ -77,6 +78,7 @@ limits = st.builds(
     max_orders_per_minute=st.sampled_from([0, 1, 3, 5]),
     max_intent_age_s=st.just(30.0),
     max_order_notional_usd=st.just(1e9),
+    max_clock_skew_s=st.just(5.0),
 )
 cases = st.builds(
     Case,
@@ -91,6 +93,7 @@ cases = st.builds(
     reduce_only=st.sampled_from([False, False, False, True]),
     limits=limits,
     mark=prices | st.none(),
+    market=prices,
 )
 
 
@@ -122,7 +125,7 @@ async def hget_float(redis: aioredis.Redis, key: str, field: str) -> float:
 
 
 def limits_of(position: float, exposure: float, rate: int = 0) -> Limits:
-    return Limits(frozenset({SYMBOL, *OTHERS}), 10, position, exposure, rate, 30.0, 1e9)
+    return Limits(frozenset({SYMBOL, *OTHERS}), 10, position, exposure, rate, 30.0, 1e9, 5.0)
 
 
 def boundary(delta: float, position: float | None = None, state: TradingState | None = None,
@@ -147,6 +150,8 @@ ETH_600 = {"ETHUSDT": Other(0.2, None, 3_000.0)}
 @example(case=boundary(0.001, orders=3, lim=limits_of(1_000.0, 1_500.0, 3)))  # rate at the limit: denied
 @example(case=boundary(0.001, orders=2, lim=limits_of(1_000.0, 1_500.0, 3)))  # one left: admitted
 @example(case=boundary(0.0))                                     # a zero delta changes nothing: admitted
+@example(case=Case(None, None, None, {"SOLUSDT": Other(0.11, None, 2.5), "ETHUSDT": Other(0.02, None, 2.5)}, 0,
+                   -0.04, 25_000.0, False, limits_of(1e9, 1_000.0)))  # 1000.325 summed in another order: .32 or .33
 async def test_gate_lua_agrees_with_evaluate_book(aredis: aioredis.Redis, settings: Settings, case: Case) -> None:
     keys = Keys.from_settings(settings)
     gate = Gate(keys, Scripts.register(aredis), case.limits, ttl_s=600)
@@ -157,7 +162,8 @@ async def test_gate_lua_agrees_with_evaluate_book(aredis: aioredis.Redis, settin
 
     [admission] = await gate.admit([Candidate(intent_id=intent_id, entry_id=f"{n}-0", symbol=SYMBOL,
                                               delta_qty=case.delta, price=case.price, reduce_only=case.reduce_only,
-                                              client_order_id=coid, precheck=None, check_done=False)], MINUTE)
+                                              client_order_id=coid, precheck=None, check_done=False,
+                                              mark=case.market)], MINUTE)
     expected = evaluate_book(SYMBOL, case.delta, case.price, case.reduce_only, case.book(), case.limits)
     event(expected.reason.value if expected else "ADMITTED")
 
@@ -169,7 +175,7 @@ async def test_gate_lua_agrees_with_evaluate_book(aredis: aioredis.Redis, settin
         assert abs(await hget_float(aredis, keys.reserved, SYMBOL) - (reserved_before + case.delta)) < 1e-12
         assert float(record["reserved_qty"]) == case.delta
         assert (record["state"], record["decision"]) == ("OPEN", "OK")
-        assert float(await aredis.hget(keys.marks, SYMBOL)) == case.price
+        assert float(await aredis.hget(keys.marks, SYMBOL)) == case.market
         assert await aredis.sismember(keys.inflight, intent_id)
         assert (await aredis.get(keys.client_order(coid))).decode() == intent_id
         assert rate == (case.orders_this_minute + 1 if case.limits.max_orders_per_minute else case.orders_this_minute)

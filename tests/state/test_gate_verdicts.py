@@ -12,7 +12,7 @@ from app.risk.checks import Denial, Limits
 from app.state.gate import Admission, Candidate, Gate, Verdict
 from app.state.scripts import Scripts
 
-LIMITS = Limits(frozenset({"BTCUSDT"}), 10, 1_000.0, 5_000.0, 0, 30.0, 1e9)
+LIMITS = Limits(frozenset({"BTCUSDT"}), 10, 1_000.0, 5_000.0, 0, 30.0, 1e9, 5.0)
 
 
 class Admit:
@@ -26,7 +26,7 @@ class Admit:
         [admission] = await self.gate.admit([Candidate(intent_id=intent_id, entry_id=entry_id, symbol="BTCUSDT",
                                                        delta_qty=delta, price=100_000.0, reduce_only=False,
                                                        client_order_id=f"ex-{intent_id}", precheck=precheck,
-                                                       check_done=check_done)], minute=1)
+                                                       check_done=check_done, mark=99_990.0)], minute=1)
         return admission
 
 
