@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import sampling
 
 from app.telemetry.export import SWITCH_INTERVAL_S, BatchConfig, BatchConfigError, EncodingBatchProcessor
 from app.telemetry.otlp import OTLPSpanExporter
+from app.telemetry.otlp_http import HttpConfig
 from app.telemetry.tracer import LightTracerProvider
 from tests.utils.otlp import OtlpReceiver
 
@@ -19,7 +20,7 @@ from tests.utils.otlp import OtlpReceiver
 def pipeline(receiver: OtlpReceiver, sampler: sampling.Sampler = sampling.ALWAYS_ON,
              **config: float) -> tuple[LightTracerProvider, EncodingBatchProcessor]:
     provider = LightTracerProvider(Resource.create({"service.name": "export-test"}), sampler)
-    processor = EncodingBatchProcessor(OTLPSpanExporter(endpoint=f"{receiver.endpoint}/v1/traces"),
+    processor = EncodingBatchProcessor(OTLPSpanExporter(HttpConfig(f"{receiver.endpoint}/v1/traces")),
                                        BatchConfig(**config))  # type: ignore[arg-type]
     provider.add_span_processor(processor)
     return provider, processor
