@@ -3,7 +3,8 @@
 Variants: ``ceiling`` (bench/ceiling.py), ``service`` (PAPER, tracing off), ``service+tracing``
 (every intent traced by the service's own stack, OTLP/HTTP to a local sink), ``service+tracing10%``
 (the same, sampling 10%), and ``service+sdk`` / ``service+sdk10%``: the same two traced by the stock
-OpenTelemetry SDK (bench/sdk_service.py).
+OpenTelemetry SDK (bench/sdk_service.py). Not run by default: ``service+tracing@5ms``, traced with
+Python's default GIL switch interval (bench/default_switch.py).
 
 For each variant, on a fresh redis-server: a 50k-intent backlog is published, the consumer process
 is started and drains it (sustained intents/s from the first result to the last); a second 50k
@@ -33,6 +34,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 VARIANTS = ("ceiling", "service", "service+tracing", "service+tracing10%", "service+sdk", "service+sdk10%")
 TRACED = ("service+tracing", "service+sdk")  # the variants that export to a local OTLP sink
+# Bench entry points that run `python -m app serve` with one thing changed in-process.
+ENTRIES = {"service+sdk": "bench.sdk_service", "service+sdk10%": "bench.sdk_service",
+           "service+tracing@5ms": "bench.default_switch"}
 # Two settings differ from the defaults so that 100k back-to-back orders all fill: the per-minute
 # order cap and the PAPER wallet (fees of 100k trades exceed the default 10k USD balance).
 SERVICE_ENV = {"MAX_ORDERS_PER_MINUTE": "0", "PAPER_BALANCE_USD": "1000000000", "LOG_LEVEL": "WARNING"}
@@ -80,8 +84,7 @@ def start_consumer(variant: str, redis_url: str, otlp_port: int | None) -> tuple
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{otlp_port}"
     if variant.endswith("10%"):
         env.update(OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1")
-    entry = "bench.sdk_service" if variant.startswith("service+sdk") else "app"
-    process = subprocess.Popen([sys.executable, "-m", entry, "serve"], cwd=ROOT, env=env)
+    process = subprocess.Popen([sys.executable, "-m", ENTRIES.get(variant, "app"), "serve"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
