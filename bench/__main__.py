@@ -3,8 +3,7 @@
 Variants: ``ceiling`` (bench/ceiling.py), ``service`` (PAPER, tracing off), ``service+tracing``
 (every intent traced by the service's own stack, OTLP/HTTP to a local sink), ``service+tracing10%``
 (the same, sampling 10%), and ``service+sdk`` / ``service+sdk10%``: the same two traced by the stock
-OpenTelemetry SDK (bench/sdk_service.py). Not run by default: ``service+tracing@5ms``, traced with
-Python's default GIL switch interval (bench/default_switch.py).
+OpenTelemetry SDK (bench/sdk_service.py).
 
 For each variant, on a fresh redis-server: a 50k-intent backlog is published, the consumer process
 is started and drains it (sustained intents/s from the first result to the last); a second 50k
@@ -35,8 +34,7 @@ OUT = ROOT / "bench" / "out"
 VARIANTS = ("ceiling", "service", "service+tracing", "service+tracing10%", "service+sdk", "service+sdk10%")
 TRACED = ("service+tracing", "service+sdk")  # the variants that export to a local OTLP sink
 # Bench entry points that run `python -m app serve` with one thing changed in-process.
-ENTRIES = {"service+sdk": "bench.sdk_service", "service+sdk10%": "bench.sdk_service",
-           "service+tracing@5ms": "bench.default_switch"}
+ENTRIES = {"service+sdk": "bench.sdk_service", "service+sdk10%": "bench.sdk_service"}
 # Two settings differ from the defaults so that 100k back-to-back orders all fill: the per-minute
 # order cap and the PAPER wallet (fees of 100k trades exceed the default 10k USD balance).
 SERVICE_ENV = {"MAX_ORDERS_PER_MINUTE": "0", "PAPER_BALANCE_USD": "1000000000", "LOG_LEVEL": "WARNING"}
