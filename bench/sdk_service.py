@@ -5,10 +5,10 @@ provider factory replaced in this process only by the SDK's ``TracerProvider``, 
 ``BatchSpanProcessor`` and the protobuf OTLP/HTTP exporter, so the two stacks are compared on the
 same pipeline, spans and sink. Resource, sampler and endpoint come from the same OTEL_* variables.
 
-Tuning (the SDK's defaults in brackets), for ~5 spans an intent at up to a few thousand intents/s:
-a queue of 16,384 spans [2,048, which drops spans within a second of a backlog], batches of 512
-[512; larger ones hold the GIL longer in the export thread, see docs/performance.md], a schedule
-delay of 1 s [5 s; a batch fills sooner than that under load anyway]. OTEL_BSP_* override them.
+Tuning (the SDK's defaults in brackets), for 5 spans an intent at up to a few thousand intents/s:
+a queue of 16,384 spans [2,048, a fraction of a second of a backlog], batches of 512 [512; tried
+against 128, 256 and 2,048 in docs/performance.md: 128 dropped a sixth of the spans, 2,048 doubled
+p99], a schedule delay of 1 s [5 s; under load a batch fills sooner]. OTEL_BSP_* override them.
 """
 
 from __future__ import annotations
