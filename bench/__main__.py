@@ -1,12 +1,15 @@
 """`make bench`: the ceiling, the service, and the service with tracing, measured in one run.
 
 Variants: ``ceiling`` (bench/ceiling.py), ``service`` (PAPER, tracing off), ``service+tracing``
-(every intent traced, OTLP/HTTP to a local sink), ``service+tracing10%`` (the same, sampling 10%).
+(every intent traced by the service's own stack, OTLP/HTTP to a local sink), ``service+tracing10%``
+(the same, sampling 10%), and ``service+sdk`` / ``service+sdk10%``: the same two traced by the stock
+OpenTelemetry SDK (bench/sdk_service.py).
 
 For each variant, on a fresh redis-server: a 50k-intent backlog is published, the consumer process
 is started and drains it (sustained intents/s from the first result to the last); a second 50k
 backlog gives RSS after 100k; then an open-loop load of 500 intents/s for 20 s gives latency
-percentiles. Results print as a table and go to bench/out/results.json.
+percentiles. Results print as a table (with what the OTLP sink received) and go to
+bench/out/results.json.
 """
 
 from __future__ import annotations
@@ -28,6 +31,10 @@ from bench.load import INTENTS, RESULTS, body, open_loop_latency, rss_kib
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
+VARIANTS = ("ceiling", "service", "service+tracing", "service+tracing10%", "service+sdk", "service+sdk10%")
+TRACED = ("service+tracing", "service+sdk")  # the variants that export to a local OTLP sink
+# Bench entry points that run `python -m app serve` with one thing changed in-process.
+ENTRIES = {"service+sdk": "bench.sdk_service", "service+sdk10%": "bench.sdk_service"}
 # Two settings differ from the defaults so that 100k back-to-back orders all fill: the per-minute
 # order cap and the PAPER wallet (fees of 100k trades exceed the default 10k USD balance).
 SERVICE_ENV = {"MAX_ORDERS_PER_MINUTE": "0", "PAPER_BALANCE_USD": "1000000000", "LOG_LEVEL": "WARNING"}
@@ -73,9 +80,9 @@ def start_consumer(variant: str, redis_url: str, otlp_port: int | None) -> tuple
     env.update(SERVICE_ENV, REDIS_URL=redis_url, PORT=str(port), HOST="127.0.0.1", CONSUMER_NAME=f"bench-{variant}")
     if otlp_port is not None:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{otlp_port}"
-    if variant == "service+tracing10%":
+    if variant.endswith("10%"):
         env.update(OTEL_TRACES_SAMPLER="parentbased_traceidratio", OTEL_TRACES_SAMPLER_ARG="0.1")
-    process = subprocess.Popen([sys.executable, "-m", "app", "serve"], cwd=ROOT, env=env)
+    process = subprocess.Popen([sys.executable, "-m", ENTRIES.get(variant, "app"), "serve"], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -90,7 +97,7 @@ def start_consumer(variant: str, redis_url: str, otlp_port: int | None) -> tuple
 async def run_variant(variant: str, intents: int, rate: float, duration_s: float) -> dict[str, object]:
     sink = None
     otlp_port = None
-    if variant.startswith("service+tracing"):
+    if variant.startswith(TRACED):
         otlp_port = free_port()
         sink = subprocess.Popen([sys.executable, "-m", "bench.otlp_sink", str(otlp_port)], cwd=ROOT)
     with LocalRedis() as server:
@@ -109,13 +116,21 @@ async def run_variant(variant: str, intents: int, rate: float, duration_s: float
             peak = rss_kib(consumer.pid, "VmHWM")
         finally:
             consumer.terminate()
-            consumer.wait(30)
+            consumer.wait(30)  # the consumer flushes its queued spans as it stops
+            exported = sink_stats(otlp_port) if sink is not None else {"requests": 0, "bytes": 0}
             if sink is not None:
                 sink.terminate()
             await redis.aclose()
     return {"variant": variant, "intents_per_s": round(rate_1), "intents_per_s_round2": round(rate_2),
             "latency_ms": latency.__dict__, "rss_mib_50k": round(rss_1 / 1024, 1),
-            "rss_mib_100k": round(rss_2 / 1024, 1), "peak_rss_mib": round(peak / 1024, 1)}
+            "rss_mib_100k": round(rss_2 / 1024, 1), "peak_rss_mib": round(peak / 1024, 1),
+            "otlp_requests": exported["requests"], "otlp_bytes": exported["bytes"],
+            "otlp_bytes_per_intent": round(exported["bytes"] / (2 * intents + latency.sent))}
+
+
+def sink_stats(port: int | None) -> dict[str, int]:
+    """What the OTLP sink received: requests and bytes."""
+    return httpx.get(f"http://127.0.0.1:{port}/stats", timeout=5).json()
 
 
 def main() -> None:
@@ -123,17 +138,18 @@ def main() -> None:
     parser.add_argument("--intents", type=int, default=50_000, help="backlog per round (two rounds)")
     parser.add_argument("--rate", type=float, default=500.0, help="open-loop intents/s for latency")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of open-loop load")
-    parser.add_argument("--variants", default="ceiling,service,service+tracing,service+tracing10%")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     args = parser.parse_args()
     rows = [asyncio.run(run_variant(v, args.intents, args.rate, args.duration)) for v in args.variants.split(",")]
     ceiling = next((r["intents_per_s"] for r in rows if r["variant"] == "ceiling"), None)
-    print(f"{'variant':<18}{'intents/s':>10}{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
-          f"{'RSS 50k':>9}{'RSS 100k':>10}{'peak':>7}")
+    print(f"{'variant':<20}{'intents/s':>10}{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
+          f"{'RSS 50k':>9}{'RSS 100k':>10}{'peak':>7}{'OTLP req':>10}{'OTLP B/intent':>15}")
     for r in rows:
         ratio = f"{r['intents_per_s'] / ceiling:.2f}" if ceiling else "-"
         lat = r["latency_ms"]
-        print(f"{r['variant']:<18}{r['intents_per_s']:>10}{ratio:>7}{lat['p50_ms']:>9}{lat['p99_ms']:>9}"
-              f"{lat['p999_ms']:>10}{r['rss_mib_50k']:>9}{r['rss_mib_100k']:>10}{r['peak_rss_mib']:>7}")
+        print(f"{r['variant']:<20}{r['intents_per_s']:>10}{ratio:>7}{lat['p50_ms']:>9}{lat['p99_ms']:>9}"
+              f"{lat['p999_ms']:>10}{r['rss_mib_50k']:>9}{r['rss_mib_100k']:>10}{r['peak_rss_mib']:>7}"
+              f"{r['otlp_requests']:>10}{r['otlp_bytes_per_intent']:>15}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                                                    "cpus": os.cpu_count(), "rows": rows}, indent=2))

@@ -5,13 +5,13 @@ thread then holds the GIL for tens of milliseconds and the event loop (every int
 for it. Here each span is encoded when it ends, on the event loop, a few µs at a time, and the
 thread only joins bytes and sends them (waiting on the network without the GIL). Same variables,
 same meaning as the SDK's: OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_QUEUE_SIZE,
-OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_EXPORT_TIMEOUT (the last bounds a flush).
+OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_EXPORT_TIMEOUT (the last bounds a flush). The thread
+leaves Python's GIL switch interval alone: a 0.5 ms one did not lower p99 (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -24,7 +24,6 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from app.telemetry.otlp import OTLPSpanExporter, SpanBuffer
 
 log = logging.getLogger(__name__)
-SWITCH_INTERVAL_S = 0.0005
 
 
 class BatchConfigError(ValueError):
@@ -76,10 +75,6 @@ class EncodingBatchProcessor(SpanProcessor):
         self._stopped = False
         self.dropped = 0
         self._dropped_logged = 0
-        # While the thread runs Python (building a request, the HTTP client), the event loop waits
-        # for the GIL up to the switch interval: 5 ms by default, a latency spike for every intent
-        # in flight. A shorter one hands the GIL back sooner; it matters only while both want it.
-        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self._thread = threading.Thread(target=self._run, name="otlp-span-export", daemon=True)
         self._thread.start()
 

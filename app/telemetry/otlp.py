@@ -3,8 +3,8 @@
 The SDK's encoder builds a protobuf object per span, attribute and value (~26 µs a span here);
 writing the bytes of ``ExportTraceServiceRequest`` directly costs a few µs, which is what lets a
 replica trace every intent. The output decodes to exactly what the SDK's encoder produces (tests
-compare the two); the HTTP side (endpoint, headers, timeout, compression, TLS, retries) is the SDK
-exporter's own, configured from the same OTEL_* variables.
+compare the two); app/telemetry/otlp_http.py sends it, configured from the same OTEL_* variables
+as the SDK's exporter.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as SdkOTLPSpanExporter
-from opentelemetry.sdk.trace.export import SpanExportResult
+import requests
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, StatusCode
+
+from app.telemetry.otlp_http import HttpConfig, OtlpHttpSender
 
 log = logging.getLogger(__name__)
 
@@ -216,18 +218,24 @@ def encode_spans(spans: Sequence[Any]) -> bytes:
     return buffer.request()
 
 
-class OTLPSpanExporter(SdkOTLPSpanExporter):
-    """The SDK's OTLP/HTTP exporter (configuration, transport, retries) with the encoder above."""
+class OTLPSpanExporter(SpanExporter):
+    """Spans to an OTLP/HTTP collector: the encoder above, sent by app/telemetry/otlp_http.py."""
+
+    def __init__(self, config: HttpConfig, session: requests.Session | None = None) -> None:
+        self._sender = OtlpHttpSender(config, session)
+        self._shutdown = False
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         return self.send(encode_spans(spans), len(spans))
 
     def send(self, request: bytes, count: int) -> SpanExportResult:
-        """POST one encoded request (retrying as the SDK does); ``count`` spans are in it."""
+        """POST one encoded request (retrying as the OTLP specification asks); ``count`` spans are in it."""
         if self._shutdown:
             log.warning("span exporter already shut down; %d spans dropped", count)
             return SpanExportResult.FAILURE
-        # The SDK exporter's own HTTP client: a private attribute, so constraints.txt pins the SDK
-        # and tests/telemetry send through it to a real receiver.
-        outcome = self._client.export(request)
-        return SpanExportResult.SUCCESS if outcome.success else SpanExportResult.FAILURE
+        return SpanExportResult.SUCCESS if self._sender.send(request) else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        if not self._shutdown:
+            self._shutdown = True
+            self._sender.close()

@@ -24,13 +24,13 @@ from opentelemetry.sdk.trace import SpanProcessor, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from opentelemetry.util.re import parse_env_headers
 
 from app import SERVICE_NAME as DEFAULT_SERVICE_NAME
 from app import __version__
 from app.codec import text
 from app.telemetry.export import BatchConfig, BatchConfigError, EncodingBatchProcessor
 from app.telemetry.otlp import OTLPSpanExporter
+from app.telemetry.otlp_http import HttpConfig, HttpConfigError
 from app.telemetry.tracer import LightTracer, LightTracerProvider
 
 TRACER_NAME = "app.execution"
@@ -174,9 +174,10 @@ def provider_from_env(env: Mapping[str, str] | None = None, *,
     """A provider exporting as the OTEL_* variables say, or None when tracing is off.
 
     Off when OTEL_SDK_DISABLED=true, OTEL_TRACES_EXPORTER=none, or no exporter is configured
-    (neither OTEL_TRACES_EXPORTER nor an OTLP endpoint). Supported exporters: otlp (HTTP/protobuf)
-    and console; samplers: OTEL_TRACES_SAMPLER(_ARG) as the SDK names them; batching: OTEL_BSP_*
-    (app/telemetry/export.py). The SDK reads OTEL_RESOURCE_ATTRIBUTES.
+    (neither OTEL_TRACES_EXPORTER nor an OTLP endpoint). Supported exporters: otlp (HTTP/protobuf,
+    OTEL_EXPORTER_OTLP_*: app/telemetry/otlp_http.py) and console; samplers: OTEL_TRACES_SAMPLER(_ARG)
+    as the SDK names them; batching: OTEL_BSP_* (app/telemetry/export.py). The SDK reads
+    OTEL_RESOURCE_ATTRIBUTES.
     """
     env = os.environ if env is None else env
     if env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
@@ -246,9 +247,10 @@ def _otlp_exporter(env: Mapping[str, str], endpoint: str | None) -> OTLPSpanExpo
     if protocol != "http/protobuf":
         raise TracingConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL: {protocol!r} is not supported; "
                                  "use http/protobuf (the collector's port 4318)")
-    headers = env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or ""
-    return OTLPSpanExporter(endpoint=endpoint or DEFAULT_OTLP_TRACES_ENDPOINT,
-                            headers=parse_env_headers(headers, liberal=True) or None)
+    try:
+        return OTLPSpanExporter(HttpConfig.from_env(env, endpoint or DEFAULT_OTLP_TRACES_ENDPOINT))
+    except HttpConfigError as exc:
+        raise TracingConfigError(str(exc)) from None
 
 
 def instrument_app(app: Any, provider: trace.TracerProvider | None) -> None:
