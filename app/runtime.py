@@ -12,7 +12,7 @@ import asyncio
 import gc
 import logging
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -58,6 +58,31 @@ class _Redis(aioredis.Redis):
         return _Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
 
+class _Writes:
+    """Report a write on a connection uvloop has already closed as the dropped connection it is.
+
+    Redis closing a connection (CLIENT KILL, a restart, a proxy) can leave redis-py holding a
+    transport the event loop has closed. asyncio's transport then fails the write with
+    ConnectionResetError, which redis-py turns into ConnectionError: retried on a new connection,
+    or a transient fault to the consumer. uvloop raises RuntimeError instead (MagicStack/uvloop#506),
+    which nothing retries: the consumer loop logged it as a bug. The same failure, the same answer.
+    """
+
+    _writer: asyncio.StreamWriter | None
+
+    async def _send_packed_command(self, command: Iterable[bytes]) -> None:
+        try:
+            await super()._send_packed_command(command)  # type: ignore[misc]
+        except RuntimeError as exc:
+            if self._writer is None or not self._writer.transport.is_closing():
+                raise
+            raise ConnectionResetError("Connection lost") from exc  # asyncio's words for it
+
+
+_CONNECTIONS = {base: type(base.__name__, (_Writes, base), {})
+                for base in (aioredis.Connection, aioredis.SSLConnection, aioredis.UnixDomainSocketConnection)}
+
+
 def redis_client(settings: Settings, socket_timeout: float, retries: int = 1) -> aioredis.Redis:
     """A client whose commands wait for a free pooled connection rather than fail.
 
@@ -71,6 +96,7 @@ def redis_client(settings: Settings, socket_timeout: float, retries: int = 1) ->
         socket_timeout=socket_timeout, socket_connect_timeout=2.0,
         retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries), health_check_interval=15,
     )
+    pool.connection_class = _CONNECTIONS[pool.connection_class]
     return _Redis.from_pool(pool)
 
 

@@ -111,6 +111,12 @@ class StreamConsumer:
                 self.joined = False
                 return
             await self._pause("redis error", exc)
+        elif isinstance(exc, TRANSIENT) and self._backoff.failures == 0:
+            # A dropped connection is expected (Redis restarted, a proxy or CLIENT KILL closed it):
+            # the first failure after a success only reconnects, as redis-py does for every other
+            # command; one that repeats is reported and shown by /health.
+            log.info("redis connection dropped (%s); reconnecting", type(exc).__name__)
+            await self._backoff.sleep(self._backoff.next_delay())
         elif isinstance(exc, TRANSIENT):
             self.joined = False
             await self._pause("redis unavailable", exc)

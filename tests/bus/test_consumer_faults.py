@@ -9,6 +9,7 @@ and nobody would work on them until they had been idle for ``CLAIM_MIN_IDLE_MS``
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import threading
@@ -97,3 +98,32 @@ async def test_a_read_lost_in_a_redis_stall_is_answered_at_once_not_after_the_cl
         f"{len(found)} of {len(bodies)} intents answered; the rest wait for CLAIM_MIN_IDLE_MS")
     assert {r["status"] for r in found} == {"FILLED"}, [r["reason"] for r in found]
     assert pipeline.sync.xpending(pipeline.keys.intent_stream, pipeline.keys.group)["pending"] == 0
+
+
+async def test_a_dropped_connection_is_reconnected_without_a_warning(
+        pipeline: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    """Redis closing the reader's connection (CLIENT KILL, a restart, a proxy) is expected: the
+    consumer reconnects, logs it at INFO and stays OK on /health; only a failure that repeats warns."""
+    reader = stream_reader(pipeline.settings)
+    consumer = StreamConsumer(pipeline.settings, pipeline.redis, reader, pipeline.keys, pipeline.processor.process,
+                              pipeline.metrics)
+    loop = asyncio.create_task(consumer.run())
+    try:
+        while not consumer.joined:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # idle: its XREADGROUP is blocked in Redis
+        with caplog.at_level(logging.INFO, logger="app.bus.consumer"):
+            pipeline.sync.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            body = intent()
+            publish(pipeline.sync, body)
+            found = await _answered(pipeline, 1, timeout=20.0)
+        health = consumer.last_error
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(loop, 10)
+        await reader.aclose()
+
+    assert [r["intent_id"] for r in found] == [body["intent_id"]]
+    assert health is None
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("reconnecting" in r.getMessage() for r in caplog.records), "the reconnect is logged at INFO"
