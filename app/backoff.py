@@ -23,6 +23,11 @@ class Backoff:
         """A success: the next failure waits ``base`` again."""
         self._failures = 0
 
+    @property
+    def failures(self) -> int:
+        """Failures since the last success."""
+        return self._failures
+
     def next_delay(self) -> float:
         delay = self._policy.compute(self._failures)
         self._failures += 1

@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     max_deliveries: int = Field(5, ge=1)
     consumer_idle_cleanup_s: float = Field(3600.0, gt=0)
     stream_maxlen: int = Field(1_000_000, ge=100)
+    intent_stream_max_bytes: int = Field(256 * 1024 * 1024, ge=16 * 1024 * 1024)
     idempotency_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     drain_timeout_s: float = Field(20.0, gt=0, le=600)
     liveness_stall_s: float = Field(120.0, ge=5)
@@ -187,6 +188,16 @@ class Settings(BaseSettings):
     @property
     def dlq_stream(self) -> str:
         return self.dead_letter_stream or f"{self.intent_stream}.dlq"
+
+    @property
+    def kept_intents(self) -> int:
+        """How many answered intent entries the intent stream (and the dead-letter stream) keep.
+
+        Entries are counted at their largest accepted size, so the entries kept take at most
+        INTENT_STREAM_MAX_BYTES however large producers make them: at 64 KiB a million entries
+        would be 64 GiB, while a typical intent is 150 bytes.
+        """
+        return min(self.stream_maxlen, self.intent_stream_max_bytes // self.max_intent_bytes)
 
     @property
     def claim_idle_ms(self) -> int:

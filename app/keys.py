@@ -6,6 +6,7 @@ can share a Redis without colliding, and tests can use their own names.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -31,14 +32,22 @@ class Keys:
             group=settings.consumer_group,
         )
 
+    def patterns(self) -> dict[str, str]:
+        """Every name built here as a glob pattern (``*`` where a key varies) -> the member building it:
+        for telling which kind a key found in Redis is (tests/reliability/test_key_bounds.py, bench/memory.py)."""
+        out = {self.intent_stream: "intent_stream", self.result_stream: "result_stream", self.dlq_stream: "dlq_stream"}
+        for name, member in inspect.getmembers(type(self)):
+            if isinstance(member, property):
+                out[getattr(self, name)] = name
+            elif inspect.isfunction(member) and not name.startswith("_") and name != "patterns":
+                out[getattr(self, name)("*")] = name
+        return out
+
     # -- per intent -----------------------------------------------------------------------------
     def order(self, intent_id: str) -> str:
-        """Hash: the order record of one intent (state, client order id, final result)."""
+        """Hash: the order record of one intent: in flight, its state, entry, decision, client order id
+        and reservation; once answered, only the result (settle.lua)."""
         return f"{self.prefix}:order:{intent_id}"
-
-    def client_order(self, client_order_id: str) -> str:
-        """String: client order id -> intent id."""
-        return f"{self.prefix}:coid:{client_order_id}"
 
     def entry_done(self, entry_id: str) -> str:
         """String: marks an intent stream entry as answered (holds the result entry id)."""

@@ -12,7 +12,7 @@ import asyncio
 import gc
 import logging
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -58,19 +58,59 @@ class _Redis(aioredis.Redis):
         return _Pipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
 
 
-def redis_client(settings: Settings, socket_timeout: float) -> aioredis.Redis:
+class _Writes:
+    """Report a write on a connection uvloop has already closed as the dropped connection it is.
+
+    Redis closing a connection (CLIENT KILL, a restart, a proxy) can leave redis-py holding a
+    transport the event loop has closed. asyncio's transport then fails the write with
+    ConnectionResetError, which redis-py turns into ConnectionError: retried on a new connection,
+    or a transient fault to the consumer. uvloop raises RuntimeError instead (MagicStack/uvloop#506),
+    which nothing retries: the consumer loop logged it as a bug. The same failure, the same answer.
+    """
+
+    _writer: asyncio.StreamWriter | None
+
+    async def _send_packed_command(self, command: Iterable[bytes]) -> None:
+        try:
+            await super()._send_packed_command(command)  # type: ignore[misc]
+        except RuntimeError as exc:
+            if self._writer is None or not self._writer.transport.is_closing():
+                raise
+            raise ConnectionResetError("Connection lost") from exc  # asyncio's words for it
+
+
+_CONNECTIONS = {base: type(base.__name__, (_Writes, base), {})
+                for base in (aioredis.Connection, aioredis.SSLConnection, aioredis.UnixDomainSocketConnection)}
+
+
+def redis_client(settings: Settings, socket_timeout: float, retries: int = 1) -> aioredis.Redis:
     """A client whose commands wait for a free pooled connection rather than fail.
 
     The Binance adapter sends a batch's orders concurrently and each takes a connection for the
     rate budget; with redis-py's default pool the 101st raised "Too many connections", turning
-    healthy orders into unknown outcomes left pending.
+    healthy orders into unknown outcomes left pending. A command that fails on its connection is
+    sent again ``retries`` times on a new one.
     """
     pool = aioredis.BlockingConnectionPool.from_url(
         settings.redis_dsn, max_connections=REDIS_MAX_CONNECTIONS, timeout=socket_timeout,
         socket_timeout=socket_timeout, socket_connect_timeout=2.0,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 1), health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries), health_check_interval=15,
     )
+    pool.connection_class = _CONNECTIONS[pool.connection_class]
     return _Redis.from_pool(pool)
+
+
+def stream_reader(settings: Settings, socket_timeout: float | None = None) -> aioredis.Redis:
+    """The consumer's client for the commands that hand it entries (XREADGROUP of new ones, XAUTOCLAIM).
+
+    Its own connections: a blocking read holds one for the block time, so the socket timeout is
+    that plus 5 s. It never sends a command again: Redis may have run the first one after the
+    client gave up on it (a stall longer than the timeout), and a second would hand out more
+    entries while the first ones sat in this consumer's pending list with nobody working on them.
+    The consumer takes up its pending entries after any failure instead.
+    """
+    timeout = settings.read_block_ms / 1000 + 5.0 if socket_timeout is None else socket_timeout
+    return redis_client(settings, socket_timeout=timeout, retries=0)
 
 
 class Runtime:
@@ -80,7 +120,7 @@ class Runtime:
         self.metrics = metrics or Metrics(mode=settings.execution_mode.value)
         self.tracing = tracing or tracing_from_env(instance_id=settings.consumer_name)
         self.redis = redis_client(settings, socket_timeout=5.0)
-        self.reader = redis_client(settings, socket_timeout=settings.read_block_ms / 1000 + 5.0)
+        self.reader = stream_reader(settings)
         self.scripts = Scripts.register(self.redis)
         self.exchange = build_exchange(settings, self.redis, self.keys, self.scripts, self.metrics)
         self.store = Store(self.redis, self.keys)

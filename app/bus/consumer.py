@@ -5,6 +5,10 @@ entries idle longer than CLAIM_MIN_IDLE_MS are claimed by whichever replica look
 delivered more than MAX_DELIVERIES times is dead-lettered by the pipeline. While a replica works on
 entries it keeps them from looking idle, so only a dead replica's are claimed: a live one may be
 waiting on a slow order, and a claimer's look-up would find no order yet and send a second.
+
+A read or claim the client gave up on (a Redis stall longer than the socket timeout, a dropped
+connection) may still have run in Redis, handing this consumer entries it never received. So those
+commands are never re-sent, and after any failure the loop first takes up its own pending entries.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class StreamConsumer:
                  handler: Handler, metrics: Metrics) -> None:
         self._s = settings
         self._redis = redis
-        self._reader = reader  # its own connection: a blocking XREADGROUP holds it for the block time
+        self._reader = reader  # reads and claims: its own connections, never re-sent (runtime.stream_reader)
         self._keys = keys
         self._handler = handler
         self._metrics = metrics
@@ -72,17 +76,17 @@ class StreamConsumer:
         self.joined = True
 
     async def run(self) -> None:
-        own_pending = True
+        own_pending: str | None = "0"  # where the next pass over this consumer's pending entries starts
         while not self._stopping.is_set():
             self.heartbeat = time.monotonic()
             try:
                 if not self.joined:
                     await self.ensure_group()
                 if self._retry_own_at is not None and time.monotonic() >= self._retry_own_at:
-                    self._retry_own_at, own_pending = None, True
-                if own_pending:
+                    self._retry_own_at, own_pending = None, "0"
+                if own_pending is not None:
                     await self._quiesce()
-                    own_pending = await self._drain_own_pending()
+                    own_pending = await self._drain_own_pending(own_pending)
                     continue
                 if time.monotonic() >= self._next_claim:
                     await self._quiesce()
@@ -92,20 +96,34 @@ class StreamConsumer:
                 await self._read_new()
                 self._backoff.reset()
                 self.last_error = None
-            except ResponseError as exc:
-                if "NOGROUP" in str(exc):
-                    log.warning("consumer group vanished; recreating it")
-                    self.joined = False
-                    continue
-                await self._pause(f"redis error at {self._s.redis_address}", exc)
-            except TRANSIENT as exc:
-                self.joined = False
-                await self._pause(f"redis unavailable at {self._s.redis_address}", exc)
-            except Exception as exc:  # a bug must not kill the loop; liveness shows the last error
-                log.exception("consumer loop error")
-                await self._pause("unexpected error", exc)
+            except Exception as exc:
+                # A command the client gave up on may still have run: a read whose reply was lost
+                # left its entries pending on this consumer with nobody working on them.
+                own_pending = "0"
+                await self._recover(exc)
         await self._quiesce()
         log.info("consumer %s stopped", self._name)
+
+    async def _recover(self, exc: Exception) -> None:
+        if isinstance(exc, ResponseError):
+            if "NOGROUP" in str(exc):
+                log.warning("consumer group vanished; recreating it")
+                self.joined = False
+                return
+            await self._pause(f"redis error at {self._s.redis_address}", exc)
+        elif isinstance(exc, TRANSIENT) and self._backoff.failures == 0:
+            # A dropped connection is expected (Redis restarted, a proxy or CLIENT KILL closed it):
+            # the first failure after a success only reconnects, as redis-py does for every other
+            # command; one that repeats is reported and shown by /health.
+            log.info("redis connection to %s dropped (%s); reconnecting", self._s.redis_address,
+                     type(exc).__name__)
+            await self._backoff.sleep(self._backoff.next_delay())
+        elif isinstance(exc, TRANSIENT):
+            self.joined = False
+            await self._pause(f"redis unavailable at {self._s.redis_address}", exc)
+        else:  # a bug must not kill the loop; liveness shows the last error
+            log.exception("consumer loop error", exc_info=exc)
+            await self._pause("unexpected error", exc)
 
     async def burst(self) -> None:
         """Handle everything available now (own pending, idle-reclaimable, new), then return.
@@ -113,8 +131,9 @@ class StreamConsumer:
         The loop's building blocks without the loop: for tests and one-shot tools.
         """
         await self.ensure_group()
-        while await self._drain_own_pending():
-            pass
+        cursor: str | None = "0"
+        while cursor is not None:
+            cursor = await self._drain_own_pending(cursor)
         await self._reclaim()
         while True:
             reply = await self._redis.xreadgroup(
@@ -184,20 +203,22 @@ class StreamConsumer:
         if self._workers:
             await asyncio.gather(*self._workers, return_exceptions=True)
 
-    async def _drain_own_pending(self) -> bool:
-        """Entries this consumer name was given before a restart; True while more remain."""
+    async def _drain_own_pending(self, after: str) -> str | None:
+        """Handle the next batch of entries this consumer holds unanswered, those after ``after``:
+        given before a restart, by a read whose reply was lost, or left pending by a batch. Returns
+        where the next batch starts, None once all were seen (each is seen once per pass)."""
         reply = await self._redis.xreadgroup(
-            self._keys.group, self._name, {self._keys.intent_stream: "0"}, count=self._s.read_batch_size)
-        entries = [(eid, fields) for eid, fields in _entries(reply) if fields]
-        if not entries:
-            return False
-        counts = await self._delivery_counts([eid for eid, _ in entries], self._name)
-        await self._handle([Delivery(eid, fields, counts.get(eid, 2)) for eid, fields in entries])
-        return len(entries) >= self._s.read_batch_size
+            self._keys.group, self._name, {self._keys.intent_stream: after}, count=self._s.read_batch_size)
+        listed = _entries(reply)
+        entries = [(eid, fields) for eid, fields in listed if fields]
+        if entries:
+            counts = await self._delivery_counts([eid for eid, _ in entries], self._name)
+            await self._handle([Delivery(eid, fields, counts.get(eid, 2)) for eid, fields in entries])
+        return listed[-1][0] if len(listed) >= self._s.read_batch_size else None
 
     async def _reclaim(self) -> bool:
         """Claim entries idle past the threshold from any consumer; True when some were handled."""
-        reply = await self._redis.xautoclaim(
+        reply = await self._reader.xautoclaim(
             self._keys.intent_stream, self._keys.group, self._name, self._s.claim_idle_ms,
             start_id="0-0", count=self._s.read_batch_size)
         claimed = [(text(eid), fields) for eid, fields in reply[1] if fields]

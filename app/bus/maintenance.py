@@ -100,8 +100,9 @@ class Maintenance:
                 log.info("removed consumer %s: idle with nothing pending", name)
 
     async def _trim(self) -> None:
-        """Drop only entries older than both the oldest pending one and the group's read position."""
-        if self.stats.length is None or self.stats.length <= self._s.stream_maxlen:
+        """Above ``kept_intents`` entries, drop those older than both the oldest pending one and every
+        group's read position: answered ones only, however many that leaves."""
+        if self.stats.length is None or self.stats.length <= self._s.kept_intents:
             return
         groups = await self._redis.xinfo_groups(self._keys.intent_stream)
         if not groups:

@@ -107,7 +107,7 @@ class PaperExchange(ExchangeAdapter):
 
     def script_args(self) -> list[Any]:
         return [self._keys.paper_order(""), self._market.value, self._settings.paper_balance_usd,
-                int(time.time() * 1000)]
+                self._settings.idempotency_ttl_s]
 
     def booked(self, staged: StagedOrder, reply: Any, elapsed_s: float) -> ExecutionReport | BaseException:
         report = _booked_reply(reply, staged.priced, staged.request, self._fee_asset(staged.request))
@@ -120,8 +120,7 @@ class PaperExchange(ExchangeAdapter):
     def _encode(self, req: OrderRequest, fill: SimulatedFill) -> bytes:
         signed = fill.quantity if req.side == "BUY" else -fill.quantity
         return orjson.dumps([req.client_order_id, req.symbol, self._rules[req.symbol].base_asset, str(signed),
-                           str(fill.price), str(fill.fee), req.leverage, int(req.reduce_only), req.order_type,
-                           self._fee_asset(req)])
+                           str(fill.price), str(fill.fee), req.leverage, int(req.reduce_only), self._fee_asset(req)])
 
     async def query_order(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
         stored = await self._redis.get(self._keys.paper_order(client_order_id))

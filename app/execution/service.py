@@ -278,5 +278,5 @@ class IntentProcessor:
                   for k, v in w.delivery.fields.items()}
         fields.update({"dlq_entry_id": w.delivery.entry_id, "dlq_deliveries": str(w.delivery.deliveries),
                        "dlq_consumer": self._consumer})
-        pipe.xadd(self._keys.dlq_stream, fields, maxlen=self._settings.stream_maxlen, approximate=True)
+        pipe.xadd(self._keys.dlq_stream, fields, maxlen=self._settings.kept_intents, approximate=True)
         self._metrics.dead_letters.inc()

@@ -108,8 +108,8 @@ class Gate:
 
     def _gate_args(self) -> list[Any]:
         k, lim = self._keys, self._limits
-        return [k.order(""), k.entry_done(""), k.client_order(""), repr(lim.max_position_usd),
-                repr(lim.max_total_exposure_usd), lim.max_orders_per_minute, self._ttl]
+        return [k.order(""), k.entry_done(""), repr(lim.max_position_usd), repr(lim.max_total_exposure_usd),
+                lim.max_orders_per_minute, self._ttl]
 
     @staticmethod
     def parse(reply: Any) -> list[Admission]:

@@ -65,11 +65,15 @@ class Store:
 
 
 def _order(raw: dict[Any, Any]) -> dict[str, Any]:
+    """An order record: while in flight its own fields; once answered (settle.lua keeps only the
+    result, to save memory) the same facts read from its result."""
     row = {text(k): text(v) for k, v in raw.items()}
-    order: dict[str, Any] = {
-        "intent_id": row.get("intent_id"), "client_order_id": row.get("client_order_id"),
-        "symbol": row.get("symbol"), "state": row.get("state"), "intent_entry_id": row.get("entry_id"),
-        "result_id": row.get("result_id"),
+    result = json.loads(row["result"]) if row.get("result") else None
+    facts = result or {}
+    return {
+        "intent_id": row.get("intent_id", facts.get("intent_id")),
+        "client_order_id": row.get("client_order_id", facts.get("client_order_id")),
+        "symbol": row.get("symbol", facts.get("symbol")), "state": row.get("state"),
+        "intent_entry_id": row.get("entry_id", facts.get("intent_entry_id")), "result_id": row.get("result_id"),
+        "result": result,
     }
-    order["result"] = json.loads(row["result"]) if row.get("result") else None
-    return order

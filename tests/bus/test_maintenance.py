@@ -55,3 +55,19 @@ async def test_the_intent_stream_is_trimmed_only_below_finished_entries(aredis: 
     assert len(remaining) < 1000, "finished entries below the oldest pending one are trimmed"
     assert b"execution_consumer_lag 400.0" in metrics.render()
     assert b"execution_consumer_pending 1.0" in metrics.render()
+
+
+async def test_answered_intents_are_kept_within_a_byte_budget(aredis: aioredis.Redis, redis_url: str) -> None:
+    """At most INTENT_STREAM_MAX_BYTES / MAX_INTENT_BYTES answered entries stay, whatever STREAM_MAXLEN
+    allows: a million entries of 64 KiB would be 64 GiB."""
+    upkeep, keys, _ = _maintenance(aredis, redis_url, max_intent_bytes=65536,  # 256 entries; STREAM_MAXLEN 1,000,000
+                                   intent_stream_max_bytes=16 * 1024 * 1024)
+    await aredis.xgroup_create(keys.intent_stream, keys.group, id="0", mkstream=True)
+    ids = [await aredis.xadd(keys.intent_stream, {"data": "{}"}) for _ in range(1000)]
+    read = await aredis.xreadgroup(keys.group, "c", {keys.intent_stream: ">"}, count=900)
+    await aredis.xack(keys.intent_stream, keys.group, *(entry_id for entry_id, _ in read[0][1]))
+
+    await upkeep.tick()
+    remaining = [entry_id for entry_id, _ in await aredis.xrange(keys.intent_stream)]
+    assert set(ids[900:]) <= set(remaining), "unread entries are kept"
+    assert len(remaining) <= 100 + 100, "answered entries are trimmed (whole nodes of 100 entries)"

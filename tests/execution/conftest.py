@@ -44,7 +44,7 @@ class Harness:
 
 def build(redis_url: str, client: aioredis.Redis, sync: sync_redis.Redis, exchange_wrapper: Any = None,
           **overrides: Any) -> Harness:
-    settings = load_settings({}, redis_url=redis_url, consumer_name="c1", claim_min_idle_ms=100, **overrides)
+    settings = load_settings({}, redis_url=redis_url, consumer_name="c1", **{"claim_min_idle_ms": 100, **overrides})
     keys = Keys.from_settings(settings)
     scripts = Scripts.register(client)
     metrics = Metrics()

@@ -43,7 +43,6 @@ async def test_first_sight_is_admitted_and_reserved(admit: Admit) -> None:
     assert await admit() == Admission(Verdict.OK, admitted=True)
     assert await reserved(admit) == 0.005
     assert ttl_ok(await admit.redis.ttl(admit.keys.order("i-1")))
-    assert ttl_ok(await admit.redis.ttl(admit.keys.client_order("ex-i-1")))
 
 
 def ttl_ok(ttl: int) -> bool:

@@ -3,15 +3,15 @@
 -- tests/state/test_gate_parity.py proves they agree.
 -- make_gate(K, A) returns admit(item); main_gate.lua and main_gate_paper.lua call it.
 -- K: 1 trading state  2 reserved  3 risk positions  4 marks  5 order rate  6 inflight
--- A: 1 order key prefix  2 done key prefix  3 client order key prefix  4 max_position_usd
---    5 max_exposure_usd  6 max_orders_per_minute  7 ttl
+-- A: 1 order key prefix  2 done key prefix  3 max_position_usd  4 max_exposure_usd
+--    5 max_orders_per_minute  6 ttl
 -- item: [intent_id, entry_id, symbol, delta_qty, price, precheck_reason, precheck_message,
 --        reduce_only (0/1), client_order_id, check_done (0/1), mark]
 -- price values the order for the limits (the worse of its limit and the market, see
 -- app/risk/checks.py valuation_price); mark is the market price, kept to value the symbol's position
 -- when other symbols are checked.
 local function make_gate(K, A)
-  local max_pos, max_exp, max_rate, ttl = tonumber(A[4]), tonumber(A[5]), tonumber(A[6]), tonumber(A[7])
+  local max_pos, max_exp, max_rate, ttl = tonumber(A[3]), tonumber(A[4]), tonumber(A[5]), tonumber(A[6])
   local state = redis.call('GET', K[1]) or 'ACTIVE'  -- nothing changes it while the script runs
 
   local function admit(item)
@@ -93,7 +93,6 @@ local function make_gate(K, A)
     redis.call('HINCRBYFLOAT', K[2], symbol, delta)
     redis.call('HSET', K[4], symbol, item[11])
     redis.call('SADD', K[6], intent_id)
-    redis.call('SET', A[3] .. item[9], intent_id, 'EX', ttl)
     record('OK', '', '')
     return {'OK'}
   end

@@ -4,7 +4,7 @@
 -- result is published (its exchange_order_id filled in) and the entry acknowledged in the same call.
 -- Anything else (a denial, a duplicate, a venue refusal) is answered by a separate settlement.
 -- KEYS: 1..6 the gate's K, 7..8 the venue's K, 9..18 the settlement's K.
--- ARGV: 1..7 the gate's A, 8..11 the venue's A, 12..19 the settlement's A, then five per intent:
+-- ARGV: 1..6 the gate's A, 7..10 the venue's A, 11..18 the settlement's A, then five per intent:
 --       gate item (JSON), order (JSON, '' for none), settlement meta (JSON, '' for none), result JSON,
 --       trade JSON.
 -- Reply per intent: {admission, booking or 0, settlement or 0}.
@@ -22,15 +22,15 @@ local function with_order_id(json, order_id)
   return string.sub(json, 1, first - 1) .. '"exchange_order_id":"' .. order_id .. '"' .. string.sub(json, last + 1)
 end
 
-local admit = make_gate(slice(KEYS, 1, 6), slice(ARGV, 1, 7))
-local settle, finish = make_settle(slice(KEYS, 9, 18), slice(ARGV, 12, 19))
+local admit = make_gate(slice(KEYS, 1, 6), slice(ARGV, 1, 6))
+local settle, finish = make_settle(slice(KEYS, 9, 18), slice(ARGV, 11, 18))
 local fill_order = nil  -- made on first use: it seeds the wallet
 local out = {}
-for i = 20, #ARGV, 5 do
+for i = 19, #ARGV, 5 do
   local admission = guarded(admit, cjson.decode(ARGV[i]))
   local booking, settled = 0, 0
   if admission[1] == 'OK' and ARGV[i + 1] ~= '' then
-    fill_order = fill_order or make_paper(slice(KEYS, 7, 8), slice(ARGV, 8, 11))
+    fill_order = fill_order or make_paper(slice(KEYS, 7, 8), slice(ARGV, 7, 10))
     booking = guarded(fill_order, cjson.decode(ARGV[i + 1]))
     if booking[1] == 'FILLED' and ARGV[i + 2] ~= '' then
       settled = guarded(settle, cjson.decode(ARGV[i + 2]), with_order_id(ARGV[i + 3], booking[2]),

@@ -3,9 +3,10 @@
 -- Spot: the quote balance pays notional + fee on BUY; SELL needs the base asset.
 -- make_paper(K, A) returns fill_order(o); main_paper_fill.lua and main_gate_paper.lua call it.
 -- K: 1 wallet  2 order id sequence
--- A: 1 paper order key prefix  2 market  3 initial balance  4 now_ms
--- o: [client_order_id, symbol, base_asset, signed qty, price, fee, leverage, reduce_only (0/1),
---     order_type, fee_asset]
+-- A: 1 paper order key prefix  2 market  3 initial balance  4 order record ttl (s)
+-- o: [client_order_id, symbol, base_asset, signed qty, price, fee, leverage, reduce_only (0/1), fee_asset]
+-- An order record holds what the venue's order look-up returns and lives as long as its intent's own
+-- record (IDEMPOTENCY_TTL_S): a filled order is only looked up while its intent is unanswered.
 local function make_paper(K, A)
   redis.call('HSETNX', K[1], 'balance', A[3])
 
@@ -50,13 +51,9 @@ local function make_paper(K, A)
     end
 
     local order_id = redis.call('INCR', K[2])
-    local side = 'BUY'
-    if fill < 0 then side = 'SELL' end
     redis.call('SET', order_key, cjson.encode({
-      orderId = order_id, clientOrderId = o[1], symbol = symbol, side = side, type = o[9],
-      status = 'FILLED', executedQty = string.format('%.10f', qty_abs), avgPrice = o[5],
-      cumQuote = string.format('%.8f', qty_abs * price), commission = o[6], commissionAsset = o[10],
-      updateTime = tonumber(A[4])}))
+      orderId = order_id, status = 'FILLED', executedQty = string.format('%.10f', qty_abs), avgPrice = o[5],
+      cumQuote = string.format('%.8f', qty_abs * price), commission = o[6], commissionAsset = o[9]}), 'EX', A[4])
     return {'FILLED', tostring(order_id)}
   end
 

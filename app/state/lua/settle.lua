@@ -45,7 +45,9 @@ local function make_settle(K, A)
     redis.call('SET', done_key, id, 'EX', ttl)
     if trade_json ~= '' then trades[#trades + 1] = trade_json end
     if meta[9] == 1 then
+      -- answered, the record keeps only the answer (the rest is in it): it lives IDEMPOTENCY_TTL_S
       local order_key = A[1] .. intent_id
+      redis.call('DEL', order_key)
       redis.call('HSET', order_key, 'state', 'DONE', 'result', result_json, 'result_id', id)
       redis.call('EXPIRE', order_key, ttl)
       redis.call('SREM', K[5], intent_id)
