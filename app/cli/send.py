@@ -79,8 +79,8 @@ async def publish(redis: Any, settings: Settings, intent: dict[str, Any], tracin
     """XADD the intent inside its PRODUCER span; returns the entry id."""
     with tracing.producer_span(settings.intent_stream) as span:
         fields = {"data": json.dumps(intent), **tracing.inject()}
-        entry_id = text(await redis.xadd(settings.intent_stream, fields, maxlen=settings.stream_maxlen,
-                                         approximate=True))
+        # no MAXLEN: the service trims only what it has answered (app/bus/maintenance.py)
+        entry_id = text(await redis.xadd(settings.intent_stream, fields))
         span.set_attribute("messaging.message.id", entry_id)
     return entry_id
 

@@ -50,6 +50,20 @@ def test_send_times_out_with_exit_3_when_nobody_listens(redis_url) -> None:
     assert done.returncode == 3 and "no result" in done.stderr
 
 
+def test_send_never_trims_intents_nobody_has_answered(redis_url, sync) -> None:
+    """The service trims only answered entries (app/bus/maintenance.py); a producer's MAXLEN would
+    drop a backlog's unanswered intents."""
+    pipe = sync.pipeline(transaction=False)
+    for i in range(1000):
+        pipe.xadd("trade.intent", {"data": json.dumps({"intent_id": f"backlog-{i}", "symbol": "BTCUSDT",
+                                                       "side": "BUY", "quantity": 0.002})})
+    pipe.execute()
+    done = cli("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "1", "--timeout", "0.5",
+               env={"REDIS_URL": redis_url, "STREAM_MAXLEN": "100"})
+    assert done.returncode == 3
+    assert sync.xlen("trade.intent") == 1001
+
+
 @pytest.mark.parametrize("command", [("send", "--symbol", "BTCUSDT", "--side", "BUY", "--quantity", "1"), ("results",)])
 def test_send_and_results_say_in_one_line_that_redis_does_not_answer(command: tuple[str, ...]) -> None:
     port = free_port()
