@@ -1,9 +1,9 @@
 """The one way the service waits before trying again: redis-py's backoff policy, cut short by a stop.
 
 Loops that must keep trying until a dependency answers (the consumer while Redis is away, start-up
-while the venue is unreachable, an order's look-ups until the venue knows it) wait ``EqualJitterBackoff`` delays: doubling from ``base`` up to
-``cap``, each between half and all of that, so replicas that lost Redis together do not come back in
-step. Single commands are retried by redis-py itself with the same library's ``Retry``.
+while the venue is unreachable, an order's look-ups until the venue knows it) wait
+``EqualJitterBackoff`` delays: doubling from ``base`` up to ``cap``, each between half and all of
+that, so replicas that lost Redis together do not come back in step. Single commands are retried by redis-py itself with the same library's ``Retry``.
 """
 
 from __future__ import annotations

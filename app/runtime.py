@@ -20,12 +20,12 @@ from redis.backoff import ExponentialBackoff
 
 from app.backoff import Backoff
 from app.bus.consumer import StreamConsumer
-from app.keys import Keys
 from app.bus.maintenance import Maintenance
 from app.config import Settings
 from app.exchange.factory import build_exchange
-from app.execution.service import IntentProcessor
 from app.execution.reconcile import reconcile_in_flight
+from app.execution.service import IntentProcessor
+from app.keys import Keys
 from app.state.scripts import Scripts
 from app.state.store import Store
 from app.telemetry.metrics import Metrics
@@ -66,6 +66,8 @@ class _Writes:
     ConnectionResetError, which redis-py turns into ConnectionError: retried on a new connection,
     or a transient fault to the consumer. uvloop raises RuntimeError instead (MagicStack/uvloop#506),
     which nothing retries: the consumer loop logged it as a bug. The same failure, the same answer.
+    This overrides redis-py's private ``_send_packed_command``, the one place every write passes;
+    tests/test_redis_client.py fails with uvloop's RuntimeError if a release stops calling it.
     """
 
     _writer: asyncio.StreamWriter | None
