@@ -16,8 +16,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from app.codec import text
-from app.keys import Keys
 from app.config import Settings
+from app.keys import Keys
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)

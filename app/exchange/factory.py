@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.config import Mode, Settings
 from app.exchange.base import ExchangeAdapter
 from app.exchange.paper import PaperExchange
 from app.exchange.pricing import build_price_source
+from app.keys import Keys
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
 

@@ -19,11 +19,11 @@ import redis.asyncio as aioredis
 
 from app.codec import text
 from app.config import Market, Settings
-from app.keys import Keys
 from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote, StagedOrder
 from app.exchange.fills import SimulatedFill, simulate
 from app.exchange.filters import SymbolRules, check_order, rules_from_exchange_info
 from app.exchange.pricing import PriceSource
+from app.keys import Keys
 from app.models.result import Reason, Status
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import redis.asyncio as aioredis
 
 from app.codec import text
-from app.keys import Keys
 from app.exchange.base import ExchangeAdapter, ExecutionReport, OutcomeUnknown
+from app.keys import Keys
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from app.keys import Keys
+from app.bus.delivery import Delivery
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, Quote, StagedOrder
 from app.execution.observe import ResultMetrics
@@ -28,8 +28,8 @@ from app.execution.prepare import prepare
 from app.execution.settlements import Settlements
 from app.execution.spans import PipelineSpans
 from app.execution.venue import VenueStage
-from app.bus.delivery import Delivery
 from app.execution.work import Work
+from app.keys import Keys
 from app.models.intent import Intent, InvalidIntent, decode_fields
 from app.models.result import Reason
 from app.risk.checks import Denial, limits_from_settings

@@ -16,8 +16,8 @@ from typing import Any, Awaitable, Mapping, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import INVALID_SPAN, Span
 
-from app.keys import Keys
 from app.exchange.base import ExecutionReport, OutcomeUnknown
+from app.keys import Keys
 from app.models.result import Reason
 from app.state.gate import Admission
 from app.state.ledger import Settlement

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 
 from app.codec import text
-from app.keys import Keys
 from app.config import Settings
+from app.keys import Keys
 from app.models.result import Result
 from app.state.scripts import Scripts
 

@@ -6,9 +6,9 @@ import asyncio
 
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.bus.maintenance import Maintenance
 from app.config import load_settings
+from app.keys import Keys
 from app.telemetry.metrics import Metrics
 
 

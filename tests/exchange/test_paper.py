@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.config import Market, Settings, load_settings
 from app.exchange.base import ExecutionReport, OrderRequest
 from app.exchange.paper import PaperExchange
 from app.exchange.pricing import StaticPrices
+from app.keys import Keys
 from app.models.result import Reason, Status
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics

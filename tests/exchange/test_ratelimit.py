@@ -6,9 +6,9 @@ import time
 
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.config import Settings
 from app.exchange.ratelimit import BAN, THROTTLE, Bucket, RateBudget, buckets_for
+from app.keys import Keys
 
 SPOT_LIMITS = [
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},

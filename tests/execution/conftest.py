@@ -10,12 +10,12 @@ import redis as sync_redis
 import redis.asyncio as aioredis
 
 from app.bus.consumer import StreamConsumer
-from app.keys import Keys
 from app.config import Settings, load_settings
 from app.exchange.base import ExchangeAdapter
 from app.exchange.paper import PaperExchange
 from app.exchange.pricing import build_price_source
 from app.execution.service import IntentProcessor
+from app.keys import Keys
 from app.state.scripts import Scripts
 from app.state.store import Store
 from app.telemetry.metrics import Metrics

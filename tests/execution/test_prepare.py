@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.config import Market, Settings, load_settings
 from app.exchange.base import OrderRequest, Quote
 from app.exchange.paper import PaperExchange
 from app.exchange.pricing import StaticPrices
 from app.execution.prepare import Prepared, prepare
+from app.keys import Keys
 from app.models.intent import Intent, decode_fields
 from app.models.result import Reason
 from app.risk.checks import limits_from_settings

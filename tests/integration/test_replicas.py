@@ -81,8 +81,8 @@ def test_admin_endpoints_refuse_missing_bad_or_disabled_tokens(services, sync) -
 CRASH_AFTER_SEND = """
 import asyncio, os
 from app.config import load_settings
-from app.state.gate import Gate
 from app.runtime import Runtime
+from app.state.gate import Gate
 
 book = Gate.admit_and_book
 async def book_then_die(self, candidates, minute, venue, orders, ledger, settlements):

@@ -15,8 +15,8 @@ from typing import Any, Iterable
 
 import redis
 
-from app.keys import Keys
 from app.config import load_settings
+from app.keys import Keys
 from tests.fakes.binance_exchange import FakeExchange
 
 KEYS = Keys.from_settings(load_settings({}))

@@ -14,8 +14,8 @@ import time
 import pytest
 import redis
 
-from app.state.scripts import source
 from app.redis_server import LocalRedis
+from app.state.scripts import source
 from tests.reliability.conftest import service_env
 from tests.reliability.invariants import KEYS, check_exactly_once
 from tests.reliability.leaks import Secrets

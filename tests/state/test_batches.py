@@ -6,8 +6,8 @@ import json
 
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.config import Settings
+from app.keys import Keys
 from app.models.result import Result
 from app.state.ledger import Ledger, Settlement
 from app.state.scripts import Scripts

@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from app.keys import Keys
 from app.config import Settings
+from app.keys import Keys
 from app.models.trading import TradingState
 from app.risk.checks import Book, Limits, evaluate_book
 from app.state.gate import Candidate, Gate, Verdict

@@ -5,8 +5,8 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 import pytest
 
-from app.keys import Keys
 from app.config import Settings
+from app.keys import Keys
 from app.models.result import Reason
 from app.risk.checks import Denial, Limits
 from app.state.gate import Admission, Candidate, Gate, Verdict

@@ -12,8 +12,8 @@ from typing import Iterator
 import pytest
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.config import Settings
+from app.keys import Keys
 from app.models.result import Result
 from app.state.ledger import Ledger, Settlement
 from app.state.scripts import Scripts

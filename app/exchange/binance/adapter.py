@@ -18,7 +18,6 @@ from typing import Any, Iterable, Mapping
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from app.keys import Keys
 from app.config import Settings
 from app.exchange.base import ComponentStatus, ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote
 from app.exchange.binance.errors import ExchangeFailure
@@ -29,6 +28,7 @@ from app.exchange.binance.orders import OrderSender
 from app.exchange.binance.transport import Transport
 from app.exchange.filters import SymbolRules, check_order
 from app.exchange.ratelimit import Bucket, RateBudget, buckets_for
+from app.keys import Keys
 from app.models.result import Reason, Status
 from app.telemetry.metrics import Metrics
 

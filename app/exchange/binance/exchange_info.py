@@ -13,9 +13,9 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.config import Market
 from app.exchange.filters import SymbolRules, rules_from_exchange_info
+from app.keys import Keys
 
 _SYMBOL_FIELDS = ("symbol", "status", "baseAsset", "quoteAsset", "filters")
 

@@ -7,9 +7,9 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import pytest
 import redis.asyncio as aioredis
 
-from app.keys import Keys
 from app.config import Settings, load_settings
 from app.exchange.binance.adapter import BinanceAdapter
+from app.keys import Keys
 from app.telemetry.metrics import Metrics
 from tests.fakes.binance_server import FakeBinance
 

@@ -7,9 +7,9 @@ import logging
 import pytest
 import redis.asyncio as aioredis
 
+from app.execution.reconcile import reconcile_in_flight
 from app.keys import Keys
 from app.models.result import Status
-from app.execution.reconcile import reconcile_in_flight
 from tests.exchange.binance.conftest import MakeAdapter, MakeSettings
 from tests.exchange.binance.support import order
 from tests.fakes.binance_server import FakeBinance

@@ -7,9 +7,9 @@ from typing import AsyncIterator
 
 import pytest
 
-from app.keys import Keys
 from app.exchange.base import Health, OutcomeUnknown
 from app.exchange.binance.adapter import BinanceAdapter, ExchangeUnavailable
+from app.keys import Keys
 from app.models.result import Reason, Status
 from tests.exchange.binance.conftest import MakeAdapter
 from tests.exchange.binance.support import order
