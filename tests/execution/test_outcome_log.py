@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import logging
-from typing import Iterator
 
 import pytest
 
@@ -14,21 +13,17 @@ from app.execution.outcome_log import OutcomeLog
 from app.models.result import Reason, Result, Status
 from app.telemetry.logging import setup_logging
 from tests.execution.conftest import Harness
+from tests.utils.logs import log_stream  # noqa: F401 (fixture)
 from tests.utils.streams import intent, publish, publish_raw
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 @pytest.fixture
-def output() -> Iterator[io.StringIO]:
-    """Our JSON lines on the root logger for one test, then pytest's handlers back."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    stream = io.StringIO()
-    setup_logging("INFO", stream=stream)
-    yield stream
-    root.handlers[:] = saved_handlers
-    root.setLevel(saved_level)
+def output(log_stream: io.StringIO) -> io.StringIO:
+    """Our JSON lines at INFO for one test."""
+    setup_logging("INFO", stream=log_stream)
+    return log_stream
 
 
 def lines(stream: io.StringIO) -> list[dict]:

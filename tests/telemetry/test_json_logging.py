@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from typing import Iterator
 
 import pytest
 
@@ -15,20 +14,16 @@ from app.config import load_settings
 from app.telemetry.logging import REDACTED, settings_secrets, setup_logging
 from app.telemetry.tracer import LightTracerProvider
 from app.telemetry.tracing import Tracing
+from tests.utils.logs import log_stream  # noqa: F401 (fixture)
 
 API_SECRET = 's3cr3t-"Binance"\\ApiSecret-0123456789'
 REDIS_PASSWORD = "p@ss/word:42"
 
 
 @pytest.fixture
-def output() -> Iterator[io.StringIO]:
-    """Install our logging on the root logger for one test, then put pytest's handlers back."""
-    root = logging.getLogger()
-    saved_handlers, saved_level = list(root.handlers), root.level
-    stream = io.StringIO()
-    yield stream
-    root.handlers[:] = saved_handlers
-    root.setLevel(saved_level)
+def output(log_stream: io.StringIO) -> io.StringIO:
+    """Each test installs our logging on it with its own secrets."""
+    return log_stream
 
 
 def lines(stream: io.StringIO) -> list[dict]:
