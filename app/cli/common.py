@@ -7,7 +7,6 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from app.codec import text
 from app.config import Settings, load_settings
 from app.redis_server import answers, embedded_url, env_without_redis
 

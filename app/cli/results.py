@@ -6,7 +6,8 @@ import argparse
 import asyncio
 import json
 
-from app.cli.common import cli_settings, client, result_data, text
+from app.cli.common import cli_settings, client, result_data
+from app.codec import text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,8 @@ from typing import Any
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
-from app.cli.common import cli_settings, client, result_data, text
+from app.cli.common import cli_settings, client, result_data
+from app.codec import text
 from app.config import Settings
 from app.telemetry.tracer import LightTracerProvider
 from app.telemetry.tracing import Tracing, provider_from_env
