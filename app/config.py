@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     paper_spread_bps: float = Field(1.0, ge=0, le=1000)
     paper_futures_fee_rate: float = Field(0.0004, ge=0, le=0.1)
     paper_spot_fee_rate: float = Field(0.001, ge=0, le=0.1)
+    paper_futures_maker_fee_rate: float = Field(0.0002, ge=0, le=0.1)
+    paper_spot_maker_fee_rate: float = Field(0.001, ge=0, le=0.1)
     paper_price_source: str = Field("static", pattern="^(static|binance)$")
 
     log_level: str = "INFO"
@@ -89,6 +91,7 @@ class Settings(BaseSettings):
 
     intent_stream: str = Field("trade.intent", min_length=1)
     result_stream: str = Field("execution.result", min_length=1)
+    order_stream: str = Field("execution.order", min_length=1)
     dead_letter_stream: str | None = None
     consumer_group: str = Field("execution", min_length=1)
     consumer_name: str = Field(default_factory=socket.gethostname, min_length=1)
@@ -109,6 +112,9 @@ class Settings(BaseSettings):
     liveness_stall_s: float = Field(120.0, ge=5)
     maintenance_interval_s: float = Field(5.0, gt=0)
     history_limit: int = Field(10_000, ge=10)
+    max_open_orders: int = Field(1000, ge=1, le=100_000)
+    order_sweep_interval_s: float = Field(0.5, gt=0, le=60)
+    cancel_on_kill_switch: bool = True
 
     @field_validator("redis_url")
     @classmethod
@@ -237,6 +243,11 @@ class Settings(BaseSettings):
     @property
     def fee_rate(self) -> float:
         return self.paper_futures_fee_rate if self.binance_market is Market.USDM else self.paper_spot_fee_rate
+
+    @property
+    def maker_fee_rate(self) -> float:
+        """PAPER's fee for a resting order filled later (it made the book; the taker fee is fee_rate)."""
+        return self.paper_futures_maker_fee_rate if self.binance_market is Market.USDM else self.paper_spot_maker_fee_rate
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -21,6 +21,7 @@ class Keys:
     result_stream: str
     dlq_stream: str
     group: str
+    order_stream: str = "execution.order"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Keys":
@@ -30,12 +31,14 @@ class Keys:
             result_stream=settings.result_stream,
             dlq_stream=settings.dlq_stream,
             group=settings.consumer_group,
+            order_stream=settings.order_stream,
         )
 
     def patterns(self) -> dict[str, str]:
         """Every name built here as a glob pattern (``*`` where a key varies) -> the member building it:
         for telling which kind a key found in Redis is (tests/reliability/test_key_bounds.py, bench/memory.py)."""
-        out = {self.intent_stream: "intent_stream", self.result_stream: "result_stream", self.dlq_stream: "dlq_stream"}
+        out = {self.intent_stream: "intent_stream", self.result_stream: "result_stream", self.dlq_stream: "dlq_stream",
+               self.order_stream: "order_stream"}
         for name, member in inspect.getmembers(type(self)):
             if isinstance(member, property):
                 out[getattr(self, name)] = name
@@ -57,6 +60,26 @@ class Keys:
     def inflight(self) -> str:
         """Set of intent ids whose order may be at the exchange without a published result."""
         return f"{self.prefix}:inflight"
+
+    # -- orders followed to their end (app/state/orders.py) ---------------------------------------
+    def live(self, intent_id: str) -> str:
+        """Hash: an order the venue accepted that is (or was) open, as app/orders/record.py writes it;
+        without TTL while open (their number is capped by MAX_OPEN_ORDERS), IDEMPOTENCY_TTL_S once final."""
+        return f"{self.prefix}:live:{intent_id}"
+
+    @property
+    def open_orders(self) -> str:
+        """Sorted set of the intent ids of open orders, scored by creation time (ms)."""
+        return f"{self.prefix}:open"
+
+    def book(self, symbol_side: str) -> str:
+        """Sorted set per ``<symbol>:<side>``: open LIMIT orders scored by limit price (PAPER matching)."""
+        return f"{self.prefix}:book:{symbol_side}"
+
+    @property
+    def expiries(self) -> str:
+        """Sorted set of open orders with ``expire_after_s``, scored by when they expire (ms)."""
+        return f"{self.prefix}:expiries"
 
     # -- books ----------------------------------------------------------------------------------
     def position(self, symbol: str) -> str:

@@ -22,7 +22,7 @@ FLOORS: list[set[str]] = [
     {"config", "keys", "codec", "backoff", "redis_server"},
     {"telemetry"},
     {"models"},
-    {"risk"},
+    {"risk", "orders"},
     {"state"},
     {"bus"},
     {"exchange"},

@@ -16,6 +16,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 from app.exchange.filters import SymbolRules
 from app.models.result import Reason, Status
+from app.orders.machine import ExecutionType, Order, OrderStatus, VenueUpdate
 
 
 class Health(StrEnum):
@@ -108,6 +109,15 @@ class ExchangeAdapter(ABC):
     @abstractmethod
     async def query_order(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
         """The order with this client order id, or None when the venue has no such order."""
+
+    async def cancel_order(self, order: Order) -> VenueUpdate:
+        """Withdraw an open order; the update says what the venue did (CANCELED, or FILLED when the
+        fill won the race). Transport failures raise; the caller retries later."""
+        raise NotImplementedError(f"{self.name} cannot cancel orders")
+
+    async def amend_order(self, order: Order, price: Decimal | None, quantity: Decimal | None) -> VenueUpdate:
+        """Change an open LIMIT order's price and/or quantity, keeping its place in the service's books."""
+        raise NotImplementedError(f"{self.name} cannot amend orders")
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:
         """Send several orders; an adapter may batch. Exceptions are returned in place."""

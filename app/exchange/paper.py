@@ -25,6 +25,7 @@ from app.exchange.filters import SymbolRules, check_order, rules_from_exchange_i
 from app.exchange.pricing import PriceSource
 from app.keys import Keys
 from app.models.result import Reason, Status
+from app.orders.machine import ExecutionType, Order, OrderStatus, VenueUpdate
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
 
@@ -56,6 +57,7 @@ class PaperExchange(ExchangeAdapter):
         self._market = settings.binance_market
         self._rules = rules if rules is not None else bundled_rules(self._market)
         self._fee_rate = Decimal(str(settings.fee_rate))
+        self._maker_fee_rate = Decimal(str(settings.maker_fee_rate))
         self._slippage = Decimal(str(settings.paper_slippage_bps))
 
     async def start(self) -> None:
@@ -122,6 +124,26 @@ class PaperExchange(ExchangeAdapter):
         return orjson.dumps([req.client_order_id, req.symbol, self._rules[req.symbol].base_asset, str(signed),
                            str(fill.price), str(fill.fee), req.leverage, int(req.reduce_only), self._fee_asset(req)])
 
+    async def cancel_order(self, order: Order) -> VenueUpdate:
+        """PAPER's book is the service's: the cancel is the change itself, written atomically by the
+        caller (app/state/orders.py), so a fill that got there first wins."""
+        return VenueUpdate(ExecutionType.CANCELED, OrderStatus.CANCELED)
+
+    async def amend_order(self, order: Order, price: Decimal | None, quantity: Decimal | None) -> VenueUpdate:
+        """In place, as USD-M's modify order does (same order id, same place in the service's books)."""
+        return VenueUpdate(ExecutionType.AMENDED, order.status, price=price, quantity=quantity)
+
+    @property
+    def maker_fee_rate(self) -> Decimal:
+        return self._maker_fee_rate
+
+    def fee_asset(self, symbol: str) -> str | None:
+        rules = self._rules.get(symbol)
+        return rules.quote_asset if rules else None
+
+    def base_asset(self, symbol: str) -> str:
+        return self._rules[symbol].base_asset
+
     async def query_order(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
         stored = await self._redis.get(self._keys.paper_order(client_order_id))
         return None if stored is None else report_from_stored(stored)
@@ -143,7 +165,7 @@ class PaperExchange(ExchangeAdapter):
                 return ExecutionReport(status=Status.REJECTED, reason=Reason.ORDER_CANCELED, raw_status="EXPIRED",
                                        message=f"{req.time_in_force} LIMIT order was not marketable and expired")
             return ExecutionReport(status=Status.NEW, reason=Reason.ORDER_OPEN, raw_status="NEW",
-                                   message="LIMIT order rests on the book (PAPER does not match resting orders)")
+                                   message="LIMIT order rests on the book until a quote crosses it")
         return fill
 
     def _fee_asset(self, req: OrderRequest) -> str:

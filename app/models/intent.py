@@ -166,6 +166,7 @@ class Intent:
     strategy: str | None
     confidence: float | None
     trace: dict[str, str]
+    expire_after_s: float | None = None
 
     @property
     def client_order_id(self) -> str:

@@ -7,7 +7,7 @@ each entry either fully settled or untouched.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -16,6 +16,9 @@ from app.codec import text
 from app.config import Settings
 from app.keys import Keys
 from app.models.result import Result
+from app.orders.events import event
+from app.orders.machine import ExecutionType, Fill, Order
+from app.orders.record import to_fields
 from app.state.scripts import Scripts
 
 
@@ -29,13 +32,31 @@ class Settlement:
     fill_price: float = 0.0
     trade: dict[str, Any] | None = None
     extra_fields: dict[str, str] = field(default_factory=dict)
+    order: Order | None = None  # the order the venue answered for, as of its first event
+    order_event: tuple[ExecutionType, Fill | None, str | None] | None = None  # that event: type, fill, reason
+    now: float = 0.0
 
     def encode(self) -> tuple[bytes, str, bytes]:
         r = self.result
         meta = [r.intent_id, r.intent_entry_id, self.counter, r.symbol or "", repr(self.release_qty),
                 repr(self.fill_qty), repr(self.fill_price), repr(r.fee), int(self.record_order), r.leverage or 1,
-                [item for pair in self.extra_fields.items() for item in pair]]
+                [item for pair in self.extra_fields.items() for item in pair], *self._order_parts()]
         return orjson.dumps(meta), r.model_dump_json(), orjson.dumps(self.trade) if self.trade else b""
+
+    def _order_parts(self) -> list[Any]:
+        """The order's first event and, when it stays open, its live record: the order's trace is
+        the result's (the context it went out with)."""
+        order = self.order
+        if order is None or self.order_event is None:
+            return ["", [], []]
+        order = replace(order, traceparent=self.extra_fields.get("traceparent"))
+        kind, fill, reason = self.order_event
+        first = orjson.dumps(event(order, kind, self.now, fill, reason)).decode()
+        if order.status.final:
+            return [first, [], []]
+        fields = [item for pair in to_fields(order).items() for item in pair]
+        book = f"{order.price.normalize():f}" if order.order_type == "LIMIT" and order.price is not None else ""
+        return [first, fields, [order.side, order.created_ms, book, order.expire_at_ms]]
 
 
 class Ledger:
@@ -57,12 +78,13 @@ class Ledger:
         """KEYS of settle.lua's make_settle (K), also for scripts that settle as they go."""
         k = self._keys
         return [k.result_stream, k.reserved, k.risk_positions, k.positions_index, k.inflight, k.counters, k.trades,
-                k.orders_recent, k.marks, k.intent_stream]
+                k.orders_recent, k.marks, k.intent_stream, k.order_stream, k.open_orders, k.expiries]
 
     def script_args(self, now_ms: int) -> list[Any]:
         """ARGV of settle.lua's make_settle (A)."""
         k = self._keys
-        return [k.order(""), k.entry_done(""), k.position(""), self._maxlen, self._ttl, self._history, k.group, now_ms]
+        return [k.order(""), k.entry_done(""), k.position(""), self._maxlen, self._ttl, self._history, k.group, now_ms,
+                k.live(""), k.book("")]
 
     @staticmethod
     def parse(reply: Any) -> list[tuple[str, str]]:

@@ -27,6 +27,7 @@ class Scripts:
     settle: AsyncScript
     paper_fill: AsyncScript
     gate_paper: AsyncScript  # the gate, booking PAPER orders as it admits them and settling what fills
+    order_apply: AsyncScript  # changes to open orders (app/state/orders.py)
 
     @classmethod
     def register(cls, client: aioredis.Redis) -> "Scripts":
@@ -36,4 +37,5 @@ class Scripts:
             paper_fill=client.register_script(source("paper_fill.lua", "main_paper_fill.lua")),
             gate_paper=client.register_script(
                 source("gate.lua", "paper_fill.lua", "settle.lua", "main_gate_paper.lua")),
+            order_apply=client.register_script(source("paper_fill.lua", "order_apply.lua", "main_order_apply.lua")),
         )

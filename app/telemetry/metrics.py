@@ -62,6 +62,20 @@ class Metrics:
                                      registry=r)
         self.redis_up = Gauge("execution_redis_up", "1 when Redis answered the last health check.", registry=r)
         self.consumer_up = Gauge("execution_consumer_up", "1 while the consumer loop is running.", registry=r)
+        self.open_orders = Gauge("execution_open_orders",
+                                 "Orders open at the venue (NEW or PARTIALLY_FILLED), every replica's.", registry=r)
+        self.oldest_open_order_age = Gauge("execution_oldest_open_order_age_seconds",
+                                           "Age of the oldest open order (0 when none is open).", registry=r)
+        self.order_fills = Counter("execution_order_fills_total",
+                                   "Fills of open orders booked by this replica (each fill once, by trade id).",
+                                   ["symbol"], registry=r)
+        self.order_changes = Counter("execution_order_final_total",
+                                     "Open orders that ended, written by this replica, by final status and reason.",
+                                     ["status", "reason"], registry=r)
+        self.time_to_fill = Histogram("execution_order_time_to_fill_seconds",
+                                      "Time from an order being accepted to its last fill.",
+                                      buckets=(*LATENCY_BUCKETS, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0),
+                                      registry=r)
 
     def set_trading_state(self, state: str) -> None:
         for name in TRADING_STATES:

@@ -27,11 +27,9 @@ async def test_one_broken_item_is_reported_alone(aredis: aioredis.Redis, setting
     broken = json.loads(broken_meta)
     broken[5] = "not-a-number"  # the fill quantity: arithmetic on nil inside the script
     good = settlement("2-0").encode()
-    reply = await scripts.settle(
-        keys=[keys.result_stream, keys.reserved, keys.risk_positions, keys.positions_index, keys.inflight,
-              keys.counters, keys.trades, keys.orders_recent, keys.marks, keys.intent_stream],
-        args=[keys.order(""), keys.entry_done(""), keys.position(""), 1000, 60, 100, keys.group, 0,
-              json.dumps(broken), result_json, trade_json, *good])
+    ledger = Ledger(keys, scripts, settings)
+    reply = await scripts.settle(keys=ledger.script_keys(),
+                                 args=[*ledger.script_args(0), json.dumps(broken), result_json, trade_json, *good])
     (bad_kind, message), (good_kind, result_id) = Ledger.parse(reply)
     assert bad_kind == "ERR" and "arithmetic" in message
     assert good_kind == "OK" and await aredis.get(keys.entry_done("2-0")) == result_id.encode()

@@ -7,6 +7,13 @@ local function guarded(fn, ...)
   return {'ERR', tostring(reply)}
 end
 
+-- t[first..last] as a new table: a main script hands each composed function its own KEYS and ARGV.
+local function slice(t, first, last)
+  local out = {}
+  for i = first, last do out[#out + 1] = t[i] end
+  return out
+end
+
 -- Apply a signed fill to a signed position (settle.lua: the service's books; paper_fill.lua: the
 -- PAPER venue's account).
 -- Returns new quantity, new average entry, PnL realized by the closed part, and the closed quantity.
@@ -31,4 +38,24 @@ local function apply_fill(qty, entry, fill, price)
     entry = price
   end
   return new_qty, entry, realized, closed
+end
+
+-- Book a signed fill into the service's books: the position hash (quantity, average entry, realized
+-- PnL, fees, trade count), the gate's view of positions, the mark and the index of symbols.
+-- price is the fill price as text (kept as the mark without reformatting).
+local function book_position(position_key, risk_positions, marks, positions_index, symbol, fill, price, fee,
+                             leverage, now_ms)
+  local pos = redis.call('HMGET', position_key, 'qty', 'avg_entry', 'realized_pnl', 'fees', 'trades')
+  local qty, entry = tonumber(pos[1] or '0'), tonumber(pos[2] or '0')
+  local realized_total, fees, trades = tonumber(pos[3] or '0'), tonumber(pos[4] or '0'), tonumber(pos[5] or '0')
+  local new_qty, new_entry, realized = apply_fill(qty, entry, fill, tonumber(price))
+  redis.call('HSET', position_key, 'symbol', symbol, 'qty', string.format('%.10f', new_qty),
+    'avg_entry', string.format('%.10f', new_entry),
+    'notional_usd', string.format('%.8f', new_qty * new_entry),
+    'realized_pnl', string.format('%.8f', realized_total + realized),
+    'fees', string.format('%.8f', fees + fee),
+    'leverage', leverage, 'trades', trades + 1, 'updated_ms', now_ms)
+  redis.call('HSET', risk_positions, symbol, string.format('%.10f', new_qty))
+  redis.call('HSET', marks, symbol, price)
+  redis.call('SADD', positions_index, symbol)
 end

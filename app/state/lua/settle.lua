@@ -4,11 +4,15 @@
 -- entries settled add to shared lists and counters, and the XACK, once; main_settle.lua and
 -- main_gate_paper.lua call them.
 -- K: 1 result stream  2 reserved  3 risk positions  4 positions index  5 inflight  6 counters
---    7 trades  8 orders recent  9 marks  10 intent stream
+--    7 trades  8 orders recent  9 marks  10 intent stream  11 order stream  12 open orders  13 expiries
 -- A: 1 order key prefix  2 done key prefix  3 position key prefix  4 stream maxlen  5 ttl
---    6 history limit  7 consumer group  8 now_ms
+--    6 history limit  7 consumer group  8 now_ms  9 live order key prefix  10 book key prefix
 -- meta: [intent_id, entry_id, counter, symbol, release_qty, fill_qty, fill_price, fee, record_order (0/1),
---        leverage, [extra result field name, value, ...]]; trade_json '' for none
+--        leverage, [extra result field name, value, ...], order event JSON ('' none),
+--        live order fields (flat list, empty unless the order stays open), open order [side, created_ms,
+--        book price ('' none), expire_at_ms (0 none)]]; trade_json '' for none
+-- An order that stays open (NEW, PARTIALLY_FILLED) keeps the reservation of what is left (the caller
+-- releases only the filled part) and gets its live record; app/state/orders.py follows it from there.
 local function make_settle(K, A)
   local ttl, history = tonumber(A[5]), tonumber(A[6])
   local acks, trades, recent, counts = {}, {}, {}, {}
@@ -25,25 +29,19 @@ local function make_settle(K, A)
     if release ~= 0 then redis.call('HINCRBYFLOAT', K[2], symbol, -release) end
     local fill = tonumber(meta[6])
     if fill ~= 0 then
-      local price = tonumber(meta[7])
-      local position_key = A[3] .. symbol
-      local pos = redis.call('HMGET', position_key, 'qty', 'avg_entry', 'realized_pnl', 'fees', 'trades')
-      local qty, entry = tonumber(pos[1] or '0'), tonumber(pos[2] or '0')
-      local realized_total, fees, trades = tonumber(pos[3] or '0'), tonumber(pos[4] or '0'), tonumber(pos[5] or '0')
-      local new_qty, new_entry, realized = apply_fill(qty, entry, fill, price)
-      redis.call('HSET', position_key, 'symbol', symbol, 'qty', string.format('%.10f', new_qty),
-        'avg_entry', string.format('%.10f', new_entry),
-        'notional_usd', string.format('%.8f', new_qty * new_entry),
-        'realized_pnl', string.format('%.8f', realized_total + realized),
-        'fees', string.format('%.8f', fees + tonumber(meta[8])),
-        'leverage', meta[10], 'trades', trades + 1, 'updated_ms', A[8])
-      redis.call('HSET', K[3], symbol, string.format('%.10f', new_qty))
-      redis.call('HSET', K[9], symbol, meta[7])
-      redis.call('SADD', K[4], symbol)
+      book_position(A[3] .. symbol, K[3], K[9], K[4], symbol, fill, meta[7], tonumber(meta[8]), meta[10], A[8])
     end
     local id = redis.call('XADD', K[1], 'MAXLEN', '~', A[4], '*', 'data', result_json, unpack(meta[11]))
     redis.call('SET', done_key, id, 'EX', ttl)
     if trade_json ~= '' then trades[#trades + 1] = trade_json end
+    if meta[12] ~= '' then redis.call('XADD', K[11], 'MAXLEN', '~', A[4], '*', 'data', meta[12]) end
+    if #meta[13] > 0 then
+      local live, open = A[9] .. intent_id, meta[14]
+      redis.call('HSET', live, unpack(meta[13]))
+      redis.call('ZADD', K[12], open[2], intent_id)
+      if open[3] ~= '' then redis.call('ZADD', A[10] .. symbol .. ':' .. open[1], open[3], intent_id) end
+      if tonumber(open[4]) > 0 then redis.call('ZADD', K[13], open[4], intent_id) end
+    end
     if meta[9] == 1 then
       -- answered, the record keeps only the answer (the rest is in it): it lives IDEMPOTENCY_TTL_S
       local order_key = A[1] .. intent_id

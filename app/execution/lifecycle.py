@@ -1,0 +1,150 @@
+"""Following open orders to their end: PAPER matching, cancels, expiries and the kill switch.
+
+Every change goes through ``OrderBook.update`` (app/state/orders.py), which writes each one only if
+the order is still as read, so every replica may run this: a quote matched by three replicas, an
+expiry swept by two, books each fill and each end once. The periodic sweep expires orders whose
+``expire_after_s`` passed, cancels what the kill switch says (HALTED: every open order; REDUCING:
+those that would grow a position; CANCEL_ON_KILL_SWITCH=false turns this off), matches resting
+PAPER orders against polled prices when quotes are not streamed, and refreshes the open-order gauges.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from decimal import Decimal
+from typing import Sequence
+
+import redis.asyncio as aioredis
+
+from app.config import Settings
+from app.exchange.base import ExchangeAdapter, Quote
+from app.exchange.matching import allocate
+from app.keys import Keys
+from app.models.trading import TradingState
+from app.orders.machine import Change, ExecutionType, Order, OrderStatus, VenueUpdate
+from app.state.orders import OrderBook
+from app.telemetry.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+EXPIRE_AFTER, KILL_SWITCH = "EXPIRE_AFTER", "KILL_SWITCH"
+
+
+class OrderLifecycle:
+    def __init__(self, settings: Settings, redis: aioredis.Redis, keys: Keys, book: OrderBook,
+                 exchange: ExchangeAdapter, metrics: Metrics, *, poll_prices: bool) -> None:
+        self._settings = settings
+        self._redis = redis
+        self._keys = keys
+        self.book = book
+        self._exchange = exchange
+        self._metrics = metrics
+        self._poll_prices = poll_prices
+        self._maker_fee = getattr(exchange, "maker_fee_rate", None)
+
+    # -- cancels ------------------------------------------------------------------------------
+    async def cancel(self, intent_ids: Sequence[str], reason: str, cause_intent_id: str | None = None,
+                     expire: bool = False) -> list[Change]:
+        """Withdraw these orders at the venue and record what it says; returns the changes written here."""
+
+        async def decide(order: Order) -> VenueUpdate:
+            said = await self._exchange.cancel_order(order)
+            if expire and said.status is OrderStatus.CANCELED:
+                said = VenueUpdate(ExecutionType.EXPIRED, OrderStatus.EXPIRED, executed_qty=said.executed_qty,
+                                   exchange_order_id=said.exchange_order_id)
+            return VenueUpdate(said.execution_type, said.status, said.fill, said.executed_qty, reason=reason,
+                               cause_intent_id=cause_intent_id, exchange_order_id=said.exchange_order_id)
+
+        changes = await self.book.update(intent_ids, decide)
+        self.observe(changes)
+        return changes
+
+    # -- PAPER matching -----------------------------------------------------------------------
+    async def on_quote(self, symbol: str, quote: Quote, quote_id: str) -> list[Change]:
+        """Fill the resting PAPER orders this quote crosses (a listener of the quote stream)."""
+        if self._maker_fee is None:
+            return []
+        ids = await self.book.crossing(symbol, quote.bid, quote.ask)
+        if not ids:
+            return []
+        orders = [o for o in await self.book.load(ids) if o is not None]
+        fee_asset = self._exchange.fee_asset(symbol)  # type: ignore[attr-defined]
+        fills = allocate(orders, quote, quote_id, self._maker_fee, fee_asset)
+
+        def decide(order: Order) -> VenueUpdate | None:
+            fill = fills.get(order.intent_id)
+            if fill is None or fill.quantity > order.remaining:
+                return None
+            return VenueUpdate(ExecutionType.TRADE, OrderStatus.PARTIALLY_FILLED, fill=fill)
+
+        changes = await self.book.update(list(fills), decide)
+        self.observe(changes)
+        return changes
+
+    # -- the periodic sweep -------------------------------------------------------------------
+    async def run(self, stopping: asyncio.Event) -> None:
+        interval = self._settings.order_sweep_interval_s
+        while not stopping.is_set():
+            try:
+                await self.sweep()
+            except Exception as exc:  # Redis or the venue away: try again next time
+                log.warning("order sweep failed: %s", type(exc).__name__)
+            try:
+                await asyncio.wait_for(stopping.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+
+    async def sweep(self) -> None:
+        now_ms = int(time.time() * 1000)
+        due = await self.book.due(now_ms)
+        if due:
+            await self.cancel(due, EXPIRE_AFTER, expire=True)
+        if self._settings.cancel_on_kill_switch:
+            await self._kill_switch()
+        if self._poll_prices:
+            await self._match_polled()
+        await self._gauges(now_ms)
+
+    async def _kill_switch(self) -> None:
+        state = await self._redis.get(self._keys.trading_state)
+        if state is None or state.decode() == TradingState.ACTIVE.value:
+            return
+        orders = await self.book.open_orders()
+        if state.decode() == TradingState.REDUCING.value:
+            positions = {k.decode(): Decimal(v.decode()) for k, v in
+                         (await self._redis.hgetall(self._keys.risk_positions)).items()}
+            orders = [o for o in orders if not _reduces(o, positions.get(o.symbol, Decimal(0)))]
+        if orders:
+            changes = await self.cancel([o.intent_id for o in orders], KILL_SWITCH)
+            if changes:
+                log.warning("kill switch (%s): canceled %d open orders", state.decode(), len(changes))
+
+    async def _match_polled(self) -> None:
+        """Static or polled prices: match each symbol with resting orders against its current quote."""
+        symbols = sorted({o.symbol for o in await self.book.open_orders() if o.order_type == "LIMIT"})
+        for symbol in symbols:
+            quote = await self._exchange.quote(symbol)
+            await self.on_quote(symbol, Quote(quote.bid, quote.ask), f"poll-{symbol}-{time.time_ns()}")
+
+    async def _gauges(self, now_ms: int) -> None:
+        self._metrics.open_orders.set(await self.book.count_open())
+        oldest = await self.book.oldest_open_ms()
+        self._metrics.oldest_open_order_age.set(max(0.0, (now_ms - oldest) / 1000) if oldest else 0.0)
+
+    def observe(self, changes: list[Change]) -> None:
+        now_ms = time.time() * 1000
+        for change in changes:
+            after = change.after
+            if change.fill is not None:
+                self._metrics.order_fills.labels(after.symbol).inc()
+            if change.final:
+                self._metrics.order_changes.labels(after.status.value, change.update.reason or "").inc()
+                if after.status is OrderStatus.FILLED and after.created_ms:
+                    self._metrics.time_to_fill.observe(max(0.0, (now_ms - after.created_ms) / 1000))
+
+
+def _reduces(order: Order, position: Decimal) -> bool:
+    """An open order the REDUCING state keeps: it can only bring the position nearer to flat."""
+    return (position > 0 and order.side == "SELL") or (position < 0 and order.side == "BUY")
