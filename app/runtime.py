@@ -23,12 +23,10 @@ from app.bus.consumer import StreamConsumer
 from app.bus.maintenance import Maintenance
 from app.config import Settings
 from app.exchange.factory import build_exchange
-from app.exchange.paper import PaperExchange
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.reconcile import reconcile_in_flight
 from app.execution.service import IntentProcessor
 from app.keys import Keys
-from app.state.orders import OrderBook, Wallet
 from app.state.scripts import Scripts
 from app.state.store import Store
 from app.telemetry.metrics import Metrics
@@ -129,10 +127,9 @@ class Runtime:
         self.scripts = Scripts.register(self.redis)
         self.exchange = build_exchange(settings, self.redis, self.keys, self.scripts, self.metrics)
         self.store = Store(self.redis, self.keys)
-        self.orders = OrderLifecycle(settings, self.redis, self.keys, self._order_book(), self.exchange,
-                                     self.metrics, poll_prices=self._polls_prices())
+        self.orders = OrderLifecycle.build(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics)
         self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
-                                         self.tracing)
+                                         self.tracing, self.orders)
         self.consumer = StreamConsumer(settings, self.redis, self.reader, self.keys, self.processor.process,
                                        self.metrics)
         self.maintenance = Maintenance(settings, self.redis, self.keys, self.metrics,
@@ -144,20 +141,6 @@ class Runtime:
         self._maintenance_task: asyncio.Task[None] | None = None
         self._reconcile_task: asyncio.Task[None] | None = None
         self._orders_task: asyncio.Task[None] | None = None
-
-    def _order_book(self) -> OrderBook:
-        """PAPER books a resting order's later fill into its wallet in the same script call."""
-        exchange = self.exchange
-        wallet = None
-        if isinstance(exchange, PaperExchange):
-            wallet = Wallet(exchange.script_keys(), exchange.script_args(), exchange.base_asset)
-        s = self.settings
-        return OrderBook(self.redis, self.keys, self.scripts, stream_maxlen=s.stream_maxlen,
-                         ttl_s=s.idempotency_ttl_s, history=s.history_limit, wallet=wallet)
-
-    def _polls_prices(self) -> bool:
-        """PAPER matches resting orders on each streamed quote, or on each sweep against polled prices."""
-        return isinstance(self.exchange, PaperExchange) and self.settings.paper_price_source != "stream"
 
     async def start(self) -> None:
         # Start-up objects (modules, settings, clients) never die: keep them out of the collector's

@@ -24,7 +24,9 @@ from app.exchange.matching import allocate
 from app.keys import Keys
 from app.models.trading import TradingState
 from app.orders.machine import Change, ExecutionType, Order, OrderStatus, VenueUpdate
-from app.state.orders import OrderBook
+from app.exchange.paper import PaperExchange
+from app.state.orders import Decide, OrderBook, Wallet
+from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,20 @@ class OrderLifecycle:
         self._exchange = exchange
         self._metrics = metrics
         self._poll_prices = poll_prices
-        self._maker_fee = getattr(exchange, "maker_fee_rate", None)
+        self._paper = exchange if isinstance(exchange, PaperExchange) else None
+
+    @classmethod
+    def build(cls, settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
+              exchange: ExchangeAdapter, metrics: Metrics) -> "OrderLifecycle":
+        """PAPER books a resting order's later fill into its wallet in the same script call, and
+        matches on each streamed quote, or on each sweep against polled prices."""
+        wallet = None
+        if isinstance(exchange, PaperExchange):
+            wallet = Wallet(exchange.script_keys(), exchange.script_args(), exchange.base_asset)
+        book = OrderBook(redis, keys, scripts, stream_maxlen=settings.stream_maxlen, ttl_s=settings.idempotency_ttl_s,
+                         history=settings.history_limit, wallet=wallet)
+        polls = isinstance(exchange, PaperExchange) and settings.paper_price_source != "stream"
+        return cls(settings, redis, keys, book, exchange, metrics, poll_prices=polls)
 
     # -- cancels ------------------------------------------------------------------------------
     async def cancel(self, intent_ids: Sequence[str], reason: str, cause_intent_id: str | None = None,
@@ -57,6 +72,10 @@ class OrderLifecycle:
             return VenueUpdate(said.execution_type, said.status, said.fill, said.executed_qty, reason=reason,
                                cause_intent_id=cause_intent_id, exchange_order_id=said.exchange_order_id)
 
+        return await self.update(intent_ids, decide)
+
+    async def update(self, intent_ids: Sequence[str], decide: Decide) -> list[Change]:
+        """``OrderBook.update``, counted in the metrics (each change once: by the replica that wrote it)."""
         changes = await self.book.update(intent_ids, decide)
         self.observe(changes)
         return changes
@@ -64,14 +83,14 @@ class OrderLifecycle:
     # -- PAPER matching -----------------------------------------------------------------------
     async def on_quote(self, symbol: str, quote: Quote, quote_id: str) -> list[Change]:
         """Fill the resting PAPER orders this quote crosses (a listener of the quote stream)."""
-        if self._maker_fee is None:
+        paper = self._paper
+        if paper is None:  # another venue matches its own book
             return []
         ids = await self.book.crossing(symbol, quote.bid, quote.ask)
         if not ids:
             return []
         orders = [o for o in await self.book.load(ids) if o is not None]
-        fee_asset = self._exchange.fee_asset(symbol)  # type: ignore[attr-defined]
-        fills = allocate(orders, quote, quote_id, self._maker_fee, fee_asset)
+        fills = allocate(orders, quote, quote_id, paper.maker_fee_rate, paper.fee_asset(symbol))
 
         def decide(order: Order) -> VenueUpdate | None:
             fill = fills.get(order.intent_id)
@@ -79,9 +98,7 @@ class OrderLifecycle:
                 return None
             return VenueUpdate(ExecutionType.TRADE, OrderStatus.PARTIALLY_FILLED, fill=fill)
 
-        changes = await self.book.update(list(fills), decide)
-        self.observe(changes)
-        return changes
+        return await self.update(list(fills), decide)
 
     # -- the periodic sweep -------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:

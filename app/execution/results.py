@@ -8,7 +8,9 @@ from typing import Any
 
 from app.exchange.base import ExecutionReport
 from app.models.intent import Intent, InvalidIntent
+from app.models.actions import OrderAction
 from app.models.result import Reason, Result, Status
+from app.orders.machine import Order
 
 FAILURE_REASONS = frozenset({Reason.EXCHANGE_UNAVAILABLE, Reason.DEAD_LETTER, Reason.EXCHANGE_AUTH})
 
@@ -68,6 +70,23 @@ def executed(intent: Intent, quantity: float, report: ExecutionReport, mode: str
         exchange_message=report.message if report.exchange_code is not None else None,
         **fields, **_timing(received, now),
     )
+
+
+def action(act: OrderAction, status: Status, reason: Reason | None, message: str, target: Order | None,
+           mode: str, consumer: str, received: float, now: float, **extra: Any) -> Result:
+    """The answer to a CANCEL, CANCEL_ALL or AMEND intent; ``target`` is its order as it stands now."""
+    order: dict[str, Any] = {}
+    if target is not None:
+        order = dict(side=target.side, order_type=target.order_type, client_order_id=target.client_order_id,
+                     exchange_order_id=target.exchange_order_id, executed_quantity=float(target.executed_qty),
+                     avg_price=float(target.avg_price) if target.avg_price is not None else None,
+                     requested_quantity=float(target.quantity), fee=float(target.fee), fee_asset=target.fee_asset,
+                     leverage=target.leverage, reduce_only=target.reduce_only)
+    return Result.trusted(
+        intent_id=act.intent_id, intent_entry_id=act.entry_id, status=status, reason=reason, message=message,
+        mode=mode, consumer=consumer, symbol=target.symbol if target is not None else act.symbol,
+        action=act.action, target_intent_id=act.target_intent_id, source=act.source, strategy=act.strategy,
+        **order, **extra, **_timing(received, now))
 
 
 def duplicate(original_json: str, entry_id: str, received: float, now: float) -> Result:

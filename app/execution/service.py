@@ -22,6 +22,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from app.bus.delivery import Delivery
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, ExecutionReport, GateBookedVenue, Quote, StagedOrder
+from app.execution.actions import ActionStage
+from app.execution.lifecycle import OrderLifecycle
 from app.execution.observe import ResultMetrics
 from app.execution.outcome_log import OutcomeLog
 from app.execution.prepare import prepare
@@ -30,6 +32,7 @@ from app.execution.spans import PipelineSpans
 from app.execution.venue import VenueStage
 from app.execution.work import Work
 from app.keys import Keys
+from app.models.actions import OrderAction
 from app.models.intent import Intent, InvalidIntent, decode_fields
 from app.models.result import Reason
 from app.risk.checks import Denial, limits_from_settings
@@ -48,7 +51,8 @@ ORDER_ID_SLOT = "{paper-order-id}"
 
 class IntentProcessor:
     def __init__(self, settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
-                 exchange: ExchangeAdapter, metrics: Metrics, tracing: Tracing | None = None) -> None:
+                 exchange: ExchangeAdapter, metrics: Metrics, tracing: Tracing | None = None,
+                 orders: OrderLifecycle | None = None) -> None:
         self._settings = settings
         self._redis = redis
         self._keys = keys
@@ -65,6 +69,8 @@ class IntentProcessor:
         self.outcome_log = OutcomeLog(settings.outcome_log_max_per_s)
         self._spans = PipelineSpans(tracing or Tracing(), keys)
         self._venue = VenueStage(exchange, self._spans)
+        self.orders = orders or OrderLifecycle.build(settings, redis, keys, scripts, exchange, metrics)
+        self._actions = ActionStage(settings, redis, keys, self.orders, exchange, self._gate, self._limits)
 
     async def process(self, deliveries: list[Delivery]) -> int:
         """Answer what can be answered; returns how many entries were acknowledged.
@@ -107,6 +113,9 @@ class IntentProcessor:
                         w.staged = await self._booking.stage(w.prepared.request)
             acked = await self._admit(works, received)
             await self._venue.run(works)
+            actions = [w for w in works if isinstance(w.parsed, OrderAction)]
+            if actions:
+                await self._actions.run(actions, received, time.time())
             return acked + await self._settle(works, received)
         except BaseException as exc:
             for w in works:
@@ -126,6 +135,11 @@ class IntentProcessor:
         candidates: list[tuple[Work, Candidate]] = []
         for w in works:
             redelivered = w.delivery.deliveries > 1
+            if isinstance(w.parsed, OrderAction):  # answered (this entry) or a duplicate (its intent id)?
+                answered_checks.append(w)
+                pipe.get(self._keys.entry_done(w.delivery.entry_id))
+                pipe.hmget(self._keys.order(w.parsed.intent_id), "state", "result")
+                continue
             if isinstance(w.parsed, InvalidIntent):
                 if redelivered:  # an invalid entry has no intent id: only its entry marker tells
                     answered_checks.append(w)
@@ -140,9 +154,14 @@ class IntentProcessor:
                 client_order_id=w.parsed.client_order_id, check_done=redelivered,
                 precheck=self._dead_letter_denial(w) if w.dead_letter else prep.denial, mark=prep.mark)))
         if answered_checks:
-            for w, reply in zip(answered_checks, await pipe.execute()):
-                if reply:
-                    w.admission = Admission(Verdict.DONE, result_id=reply.decode())
+            replies = iter(await pipe.execute())
+            for w in answered_checks:
+                done = next(replies)
+                record = next(replies) if isinstance(w.parsed, OrderAction) else (None, None)
+                if done:
+                    w.admission = Admission(Verdict.DONE, result_id=done.decode())
+                elif record[0] == b"DONE":
+                    w.admission = Admission(Verdict.DUP, result_json=record[1].decode())
         if not candidates:
             return 0
         if self._booking is not None and any(isinstance(w.staged, StagedOrder) for w, _ in candidates):
@@ -267,6 +286,12 @@ class IntentProcessor:
         return 1
 
     def _settlement(self, w: Work, received: float, now: float) -> Settlement:
+        if isinstance(w.parsed, OrderAction):
+            if w.admission is not None and w.admission.verdict is Verdict.DUP:
+                assert w.admission.result_json is not None
+                return self._settlements.duplicate(w.admission.result_json, w.delivery.entry_id, received, now)
+            assert w.settlement is not None
+            return w.settlement
         if isinstance(w.parsed, InvalidIntent):
             return self._settlements.invalid(w.parsed, w.dead_letter, received, now)
         assert w.admission is not None and w.prepared is not None

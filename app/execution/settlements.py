@@ -32,14 +32,17 @@ class Settlements:
         result = results.invalid(bad, self._mode, self._consumer, received, now, reason)
         return Settlement(result, COUNTERS[result.status], record_order=False)
 
+    def duplicate(self, original_json: str, entry_id: str, received: float, now: float) -> Settlement:
+        return Settlement(results.duplicate(original_json, entry_id, received, now), "duplicates",
+                          record_order=False)
+
     def answered(self, intent: Intent, admission: Admission, prep: Prepared, report: ExecutionReport | None,
                  denial: Denial | None, received: float, now: float) -> Settlement:
         """``report``: the venue's, when an order was placed; else ``denial`` says why none was."""
         mode, consumer = self._mode, self._consumer
         if admission.verdict is Verdict.DUP:
             assert admission.result_json is not None
-            return Settlement(results.duplicate(admission.result_json, intent.entry_id, received, now),
-                              "duplicates", record_order=False)
+            return self.duplicate(admission.result_json, intent.entry_id, received, now)
         if not admission.admitted:
             result = results.denied(intent, Reason(admission.reason), admission.message, mode, consumer,
                                     received, now, prep.quantity)

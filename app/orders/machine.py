@@ -74,6 +74,7 @@ class Order:
     traceparent: str | None = None
     created_ms: int = 0
     expire_at_ms: int = 0
+    cause_intent_id: str | None = None  # the CANCEL/AMEND intent behind the last change, if any
     trades: dict[str, Decimal] = field(default_factory=dict)  # trade id -> quantity booked
 
     @property
@@ -204,4 +205,5 @@ def _filled(order: Order, fill: Fill) -> Order:
 
 def _next(order: Order, update: VenueUpdate, status: OrderStatus) -> Order:
     return replace(order, status=status, seq=order.seq + 1,
-                   exchange_order_id=update.exchange_order_id or order.exchange_order_id)
+                   exchange_order_id=update.exchange_order_id or order.exchange_order_id,
+                   cause_intent_id=update.cause_intent_id or order.cause_intent_id)

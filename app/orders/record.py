@@ -13,7 +13,7 @@ from app.orders.machine import Order, OrderStatus
 
 TRADE_PREFIX = "t:"
 _TEXT = ("intent_id", "client_order_id", "symbol", "side", "order_type", "mode")
-_OPTIONAL_TEXT = ("exchange_order_id", "fee_asset", "traceparent")
+_OPTIONAL_TEXT = ("exchange_order_id", "fee_asset", "traceparent", "cause_intent_id")
 
 
 def to_fields(order: Order) -> dict[str, str]:
