@@ -13,6 +13,8 @@ class Status(StrEnum):
     NEW = "NEW"
     REJECTED = "REJECTED"
     FAILED = "FAILED"
+    CANCELED = "CANCELED"    # a CANCEL or CANCEL_ALL intent withdrew its order(s)
+    AMENDED = "AMENDED"      # an AMEND intent changed its order's price or quantity
 
 
 class Reason(StrEnum):
@@ -38,6 +40,8 @@ class Reason(StrEnum):
     ORDER_OPEN = "ORDER_OPEN"
     ORDER_CANCELED = "ORDER_CANCELED"
     DEAD_LETTER = "DEAD_LETTER"
+    ORDER_NOT_OPEN = "ORDER_NOT_OPEN"            # a CANCEL/AMEND target unknown, not ours, or already final
+    AMEND_BELOW_FILLED = "AMEND_BELOW_FILLED"    # an AMEND's quantity not above what already filled
 
 
 class Result(BaseModel):
@@ -73,6 +77,10 @@ class Result(BaseModel):
     latency_ms: float
     duplicate: bool = False
     consumer: str | None = None
+    action: str | None = None                   # the intent's action when it is not NEW
+    target_intent_id: str | None = None         # the order a CANCEL or AMEND named
+    remaining_quantity: float | None = None     # the open quantity a cancel withdrew
+    canceled_count: int | None = None           # how many orders a CANCEL_ALL canceled
 
     @classmethod
     def trusted(cls, **values: object) -> "Result":
