@@ -52,11 +52,16 @@ class ActionStage:
     async def run(self, works: list[Work], received: float, now: float) -> None:
         """Carry out each action not answered yet; sets its settlement, or leaves it pending (BUSY)
         when the venue could not be reached."""
+        seen: set[str] = set()
         for w in works:
             if w.admission is not None:  # answered before (DONE) or a duplicate intent id (DUP)
                 continue
             action = w.parsed
             assert isinstance(action, OrderAction)
+            if action.intent_id in seen:  # twice in one batch: the second waits, then is a duplicate
+                w.admission = Admission(Verdict.BUSY)
+                continue
+            seen.add(action.intent_id)
             try:
                 w.settlement = await self._carry_out(w, action, received, now)
             except Exception as exc:  # the venue away: the entry stays pending, redelivery tries again
