@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from app.exchange.base import Quote
-from tests.execution.conftest import Harness
+from tests.execution.conftest import Harness, build
 from tests.utils.streams import intent, pending_count, publish, results
 
 BTC_MID = 95_000  # the bundled PAPER price table
@@ -146,3 +146,15 @@ async def test_expire_after_s_expires_the_order(harness: Harness) -> None:
     assert [(e["status"], e["reason"]) for e in events(harness)] == [("NEW", None), ("EXPIRED", "EXPIRE_AFTER")]
     assert reserved(harness) == 0.0
     assert await harness.processor.orders.book.open_orders() == []
+
+
+async def test_limit_orders_beyond_max_open_orders_are_refused(redis_url: str, aredis: Any, sync: Any) -> None:
+    h = build(redis_url, aredis, sync, max_open_orders=2)
+    for n in range(3):
+        await rest(h, f"lim-{n}", price=90_000 - n, quantity=0.002)
+    publish(h.sync, intent("BTCUSDT", "BUY", quantity=0.002, intent_id="mkt"))
+    await h.consumer().burst()
+    by_id = {r["intent_id"]: r for r in results(h.sync)}
+    assert [by_id[f"lim-{n}"]["status"] for n in range(3)] == ["NEW", "NEW", "REJECTED"], by_id
+    assert by_id["lim-2"]["reason"] == "OPEN_ORDER_LIMIT" and by_id["mkt"]["status"] == "FILLED"
+    assert len(await h.processor.orders.book.open_orders()) == 2
