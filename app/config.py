@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     paper_spread_bps: float = Field(1.0, ge=0, le=1000)
     paper_futures_fee_rate: float = Field(0.0004, ge=0, le=0.1)
     paper_spot_fee_rate: float = Field(0.001, ge=0, le=0.1)
-    paper_price_source: str = Field("static", pattern="^(static|binance)$")
+    paper_price_source: str = Field("static", pattern="^(static|binance|stream)$")
 
     log_level: str = "INFO"
     outcome_log_max_per_s: int = Field(100, ge=0, le=1_000_000)
@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     intent_stream: str = Field("trade.intent", min_length=1)
     result_stream: str = Field("execution.result", min_length=1)
     dead_letter_stream: str | None = None
+    quote_stream: str = Field("market.quotes", min_length=1)
     consumer_group: str = Field("execution", min_length=1)
     consumer_name: str = Field(default_factory=socket.gethostname, min_length=1)
     key_prefix: str = Field("exec", min_length=1)

@@ -21,6 +21,7 @@ class Keys:
     result_stream: str
     dlq_stream: str
     group: str
+    quote_stream: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Keys":
@@ -30,12 +31,14 @@ class Keys:
             result_stream=settings.result_stream,
             dlq_stream=settings.dlq_stream,
             group=settings.consumer_group,
+            quote_stream=settings.quote_stream,
         )
 
     def patterns(self) -> dict[str, str]:
         """Every name built here as a glob pattern (``*`` where a key varies) -> the member building it:
         for telling which kind a key found in Redis is (tests/reliability/test_key_bounds.py, bench/memory.py)."""
-        out = {self.intent_stream: "intent_stream", self.result_stream: "result_stream", self.dlq_stream: "dlq_stream"}
+        out = {self.intent_stream: "intent_stream", self.result_stream: "result_stream", self.dlq_stream: "dlq_stream",
+               self.quote_stream: "quote_stream"}
         for name, member in inspect.getmembers(type(self)):
             if isinstance(member, property):
                 out[getattr(self, name)] = name
