@@ -1,4 +1,4 @@
-"""`python -m app serve | send | results | check`."""
+"""`python -m app serve | send | results | quote | check`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import sys
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.cli import check, results, send, serve
+from app.cli import check, quote, results, send, serve
 from app.config import SettingsError
 from app.telemetry.tracing import TracingConfigError
 
-COMMANDS = {"serve": serve, "send": send, "results": results, "check": check}
+COMMANDS = {"serve": serve, "send": send, "results": results, "quote": quote, "check": check}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, TracingConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except RedisConnectionError as exc:  # send or results: the message names host and port, never a password
+    except RedisConnectionError as exc:  # send, results or quote: the message names host and port, never a password
         print(f"error: redis unavailable: {exc} (`make run` starts the service with a Redis; or set REDIS_URL)",
               file=sys.stderr)
         return 2

@@ -27,8 +27,12 @@ class Health(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Quote:
+    """Top of the book; the sizes at the touch when the price source knows them (a quote stream may say)."""
+
     bid: Decimal
     ask: Decimal
+    bid_qty: Decimal | None = None
+    ask_qty: Decimal | None = None
 
     def for_side(self, side: str) -> Decimal:
         return self.ask if side == "BUY" else self.bid

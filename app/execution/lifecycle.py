@@ -25,6 +25,7 @@ from app.keys import Keys
 from app.models.trading import TradingState
 from app.orders.machine import Change, ExecutionType, Order, OrderStatus, VenueUpdate
 from app.exchange.paper import PaperExchange
+from app.exchange.quotes import StreamQuotes
 from app.state.orders import Decide, OrderBook, Wallet
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
@@ -58,6 +59,14 @@ class OrderLifecycle:
                          history=settings.history_limit, wallet=wallet)
         polls = isinstance(exchange, PaperExchange) and settings.paper_price_source != "stream"
         return cls(settings, redis, keys, book, exchange, metrics, poll_prices=polls)
+
+    def follow_quotes(self) -> None:
+        """Match resting PAPER orders on every quote of the quote stream (PAPER_PRICE_SOURCE=stream)."""
+        if self._paper is not None and isinstance(self._paper.prices, StreamQuotes):
+            self._paper.prices.subscribe(self._matched)
+
+    async def _matched(self, symbol: str, quote: Quote, quote_id: str) -> None:
+        await self.on_quote(symbol, quote, quote_id)
 
     # -- cancels ------------------------------------------------------------------------------
     async def cancel(self, intent_ids: Sequence[str], reason: str, cause_intent_id: str | None = None,

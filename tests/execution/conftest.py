@@ -48,7 +48,8 @@ def build(redis_url: str, client: aioredis.Redis, sync: sync_redis.Redis, exchan
     keys = Keys.from_settings(settings)
     scripts = Scripts.register(client)
     metrics = Metrics()
-    exchange: ExchangeAdapter = PaperExchange(settings, client, keys, scripts, build_price_source(settings), metrics)
+    prices = build_price_source(settings, client, metrics)  # the client reads the quote stream when it is the source
+    exchange: ExchangeAdapter = PaperExchange(settings, client, keys, scripts, prices, metrics)
     if exchange_wrapper is not None:
         exchange = exchange_wrapper(exchange)
     processor = IntentProcessor(settings, client, keys, scripts, exchange, metrics)

@@ -9,15 +9,21 @@ record of 424 bytes without a bound is 0.42 GB more Redis every day.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import json
+from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
+from app.cli.quote import publish_quote
 from app.config import Settings, load_settings
+from app.exchange.base import Quote
 from app.exchange.paper import bundled_rules
+from app.exchange.quote_entry import QUOTE_STREAM_MAXLEN
 from app.execution.settlements import COUNTERS
 from app.keys import Keys
 from tests.reliability.conftest import service_env
@@ -72,6 +78,8 @@ CAPPED: dict[str, Check] = {
     "intent_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: s.kept_intents + NODE),
     "result_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: s.stream_maxlen + NODE),
     "dlq_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: s.kept_intents + NODE),
+    # written by the user's feed, which adds with MAXLEN ~ as `python -m app quote` does (docs/configuration.md)
+    "quote_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: QUOTE_STREAM_MAXLEN + NODE),
     "trades": _at_most("trades", lambda c, k: c.llen(k), lambda s: s.history_limit),
     "orders_recent": _at_most("orders", lambda c, k: c.llen(k), lambda s: s.history_limit),
     "inflight": _at_most("intents in flight once all are answered", lambda c, k: c.scard(k), lambda s: 0),
@@ -127,6 +135,15 @@ def mix(client: redis.Redis, fills: int) -> int:
     return len(bodies) + 2
 
 
+async def _quote(settings: Settings) -> None:
+    """One quote as `python -m app quote` adds it, so the run has a quote stream to map."""
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    try:
+        await publish_quote(client, settings.quote_stream, "BTCUSDT", Quote(Decimal("94000.1"), Decimal("94000.2")))
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 def run_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
     yield lambda **env: load_settings({k: str(v) for k, v in {**RUN, **env}.items()}, redis_url=redis_url)
@@ -150,12 +167,13 @@ def test_every_key_of_a_paper_run_expires_or_has_a_cap(
     dead = publish_raw(sync, {"data": json.dumps(intent("BNBUSDT", "BUY", quantity=1.0))})  # -> dead letter
     service = services("bounds", **RUN)
     settings = run_settings()
+    asyncio.run(_quote(settings))
     _finish(sync, service, entries + 1, settings)
 
     seen, problems = unbounded(sync, settings)
     assert not problems, "\n".join(problems)
     assert {"order", "entry_done", "paper_order", "order_rate", "intent_stream", "result_stream", "dlq_stream",
-            "trades", "orders_recent", "counters", "position", "paper_wallet"} <= seen
+            "trades", "orders_recent", "counters", "position", "paper_wallet", "quote_stream"} <= seen
     assert sync.xrange(settings.dlq_stream)[0][1][b"dlq_entry_id"].decode() == dead
     counters = {k.decode(): int(v) for k, v in sync.hgetall(Keys.from_settings(settings).counters).items()}
     assert counters == {"filled": 240, "rejected": 5, "open": 1, "duplicates": 2, "failed": 1}, "the mix ran"
