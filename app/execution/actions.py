@@ -112,14 +112,19 @@ class ActionStage:
                                 f"quantity {quantity.normalize():f} is not above the "
                                 f"{target.executed_qty.normalize():f} already filled", received, now, target,
                                 release=held)
-        as_new = _as_intent(action, target, quantity - target.executed_qty, price)
+        as_new = _as_intent(action, target, quantity, price)  # the venue's filters see the whole order
         prepared = await prepare(as_new, self._exchange, self._limits, self._settings.binance_market,
                                  dict[str, Quote](), received)
         if prepared.denial is not None:
             return self._answer(action, results.status_for(prepared.denial.reason), prepared.denial.reason,
                                 prepared.denial.message, received, now, target, release=held)
         assert prepared.request is not None
-        new_remaining = prepared.request.quantity
+        new_remaining = prepared.request.quantity - target.executed_qty  # rounded to the lot step
+        if new_remaining <= 0:
+            return self._answer(action, Status.REJECTED, Reason.AMEND_BELOW_FILLED,
+                                f"quantity {prepared.request.quantity.normalize():f} (rounded to the lot step) is "
+                                f"not above the {target.executed_qty.normalize():f} already filled", received, now,
+                                target, release=held)
         delta = float(new_remaining - target.remaining) * target.sign
         candidate = Candidate(intent_id=action.intent_id, entry_id=action.entry_id, symbol=target.symbol,
                               delta_qty=delta, price=prepared.price, reduce_only=target.reduce_only,
@@ -132,7 +137,7 @@ class ActionStage:
             return self._answer(action, results.status_for(Reason(admission.reason)), Reason(admission.reason),
                                 admission.message, received, now, target)
         reserved = admission.reserved_qty if admission.verdict is Verdict.RESUME else delta
-        new_quantity = target.executed_qty + new_remaining
+        new_quantity = prepared.request.quantity
 
         async def decide(order: Order) -> VenueUpdate:
             said = await self._exchange.amend_order(order, price, new_quantity)
@@ -172,7 +177,7 @@ class ActionStage:
 
 
 def _as_intent(action: OrderAction, target: Order, quantity: Decimal, price: Decimal | None) -> Intent:
-    """The amended order's open part as a new order, for the same checks a new order gets."""
+    """The amended order as a new order, for the same checks a new order gets."""
     return Intent(entry_id=action.entry_id, intent_id=action.intent_id, symbol=target.symbol, side=target.side,
                   quantity=float(quantity), notional_usd=None, leverage=target.leverage, order_type="LIMIT",
                   price=float(price) if price is not None else None, time_in_force="GTC",

@@ -132,7 +132,7 @@ async def test_amend_of_a_partly_filled_order_below_its_fill_is_refused(harness:
     await harness.consumer().burst()
     by_id = {r["intent_id"]: r for r in results(harness.sync)}
     assert (by_id["a-3"]["status"], by_id["a-3"]["reason"]) == ("REJECTED", "AMEND_BELOW_FILLED")
-    assert by_id["a-4"]["status"] == "AMENDED"
+    assert by_id["a-4"]["status"] == "AMENDED", by_id["a-4"]
     order = await orders.book.get("sig-5")
     assert order is not None and order.executed_qty == Decimal("0.002") and order.remaining == Decimal("0.001")
     assert reserved(harness) == 0.001
