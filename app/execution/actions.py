@@ -17,7 +17,7 @@ from decimal import Decimal
 import redis.asyncio as aioredis
 
 from app.config import Settings
-from app.exchange.base import ExchangeAdapter, Quote
+from app.exchange.base import AmendRejected, ExchangeAdapter, Quote
 from app.execution import results
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.prepare import prepare
@@ -143,7 +143,11 @@ class ActionStage:
             said = await self._exchange.amend_order(order, price, new_quantity)
             return replace(said, reason=AMEND_INTENT, cause_intent_id=action.intent_id)
 
-        await self._orders.update([target.intent_id], decide)
+        try:
+            await self._orders.update([target.intent_id], decide)
+        except AmendRejected as refused:  # the order stays as it was
+            return self._answer(action, results.status_for(refused.reason), refused.reason, refused.message,
+                                received, now, target, release=reserved)
         return self._amended(action, await self._book.get(target.intent_id) or target, reserved, received, now)
 
     async def _held(self, action: OrderAction) -> float:
