@@ -127,7 +127,8 @@ class Runtime:
         self.scripts = Scripts.register(self.redis)
         self.exchange = build_exchange(settings, self.redis, self.keys, self.scripts, self.metrics, self.reader)
         self.store = Store(self.redis, self.keys)
-        self.orders = OrderLifecycle.build(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics)
+        self.orders = OrderLifecycle.build(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
+                                           self.tracing)
         self.orders.follow_quotes()
         self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
                                          self.tracing, self.orders)

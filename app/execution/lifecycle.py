@@ -6,6 +6,7 @@ expiry swept by two, books each fill and each end once. The periodic sweep expir
 ``expire_after_s`` passed, cancels what the kill switch says (HALTED: every open order; REDUCING:
 those that would grow a position; CANCEL_ON_KILL_SWITCH=false turns this off), matches resting
 PAPER orders against polled prices when quotes are not streamed, and refreshes the open-order gauges.
+Each change written here gets a span in its order's trace (app/execution/order_spans.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import redis.asyncio as aioredis
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, Quote
 from app.exchange.matching import allocate
+from app.execution import order_spans
 from app.keys import Keys
 from app.models.trading import TradingState
 from app.orders.machine import Change, ExecutionType, Order, OrderStatus, VenueUpdate
@@ -29,6 +31,7 @@ from app.exchange.quotes import StreamQuotes
 from app.state.orders import Decide, OrderBook, Wallet
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
+from app.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -37,19 +40,21 @@ EXPIRE_AFTER, KILL_SWITCH = "EXPIRE_AFTER", "KILL_SWITCH"
 
 class OrderLifecycle:
     def __init__(self, settings: Settings, redis: aioredis.Redis, keys: Keys, book: OrderBook,
-                 exchange: ExchangeAdapter, metrics: Metrics, *, poll_prices: bool) -> None:
+                 exchange: ExchangeAdapter, metrics: Metrics, *, poll_prices: bool,
+                 tracing: Tracing | None = None) -> None:
         self._settings = settings
         self._redis = redis
         self._keys = keys
         self.book = book
         self._exchange = exchange
         self._metrics = metrics
+        self._tracing = tracing or Tracing()
         self._poll_prices = poll_prices
         self._paper = exchange if isinstance(exchange, PaperExchange) else None
 
     @classmethod
     def build(cls, settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
-              exchange: ExchangeAdapter, metrics: Metrics) -> "OrderLifecycle":
+              exchange: ExchangeAdapter, metrics: Metrics, tracing: Tracing | None = None) -> "OrderLifecycle":
         """PAPER books a resting order's later fill into its wallet in the same script call, and
         matches on each streamed quote, or on each sweep against polled prices."""
         wallet = None
@@ -58,7 +63,7 @@ class OrderLifecycle:
         book = OrderBook(redis, keys, scripts, stream_maxlen=settings.stream_maxlen, ttl_s=settings.idempotency_ttl_s,
                          history=settings.history_limit, wallet=wallet)
         polls = isinstance(exchange, PaperExchange) and settings.paper_price_source != "stream"
-        return cls(settings, redis, keys, book, exchange, metrics, poll_prices=polls)
+        return cls(settings, redis, keys, book, exchange, metrics, poll_prices=polls, tracing=tracing)
 
     def follow_quotes(self) -> None:
         """Match resting PAPER orders on every quote of the quote stream (PAPER_PRICE_SOURCE=stream)."""
@@ -84,9 +89,11 @@ class OrderLifecycle:
         return await self.update(intent_ids, decide)
 
     async def update(self, intent_ids: Sequence[str], decide: Decide) -> list[Change]:
-        """``OrderBook.update``, counted in the metrics (each change once: by the replica that wrote it)."""
+        """``OrderBook.update``, counted in the metrics and traced (each change once: by the replica that
+        wrote it)."""
+        started_ns = time.time_ns()
         changes = await self.book.update(intent_ids, decide)
-        self.observe(changes)
+        self.observe(changes, started_ns)
         return changes
 
     # -- PAPER matching -----------------------------------------------------------------------
@@ -159,7 +166,9 @@ class OrderLifecycle:
         oldest = await self.book.oldest_open_ms()
         self._metrics.oldest_open_order_age.set(max(0.0, (now_ms - oldest) / 1000) if oldest else 0.0)
 
-    def observe(self, changes: list[Change]) -> None:
+    def observe(self, changes: list[Change], started_ns: int) -> None:
+        """Metrics, and a span per change (from ``started_ns``, when its update began) in its order's trace."""
+        order_spans.record(self._tracing, changes, started_ns)
         now_ms = time.time() * 1000
         for change in changes:
             after = change.after

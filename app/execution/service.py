@@ -69,7 +69,8 @@ class IntentProcessor:
         self.outcome_log = OutcomeLog(settings.outcome_log_max_per_s)
         self._spans = PipelineSpans(tracing or Tracing(), keys)
         self._venue = VenueStage(exchange, self._spans)
-        self.orders = orders or OrderLifecycle.build(settings, redis, keys, scripts, exchange, metrics)
+        self.orders = orders or OrderLifecycle.build(settings, redis, keys, scripts, exchange, metrics,
+                                                     self._spans.tracing)
         self._actions = ActionStage(settings, redis, keys, self.orders, exchange, self._gate, self._limits)
 
     async def process(self, deliveries: list[Delivery]) -> int:
