@@ -39,7 +39,7 @@ bench: $(VENV)/.test-installed
 # The crash run of tests/reliability, longer: 3 replicas, SIGKILL every ~2 s; figures in tests/reliability/.last-run/.
 SOAK_INTENTS ?= 100000
 soak: $(VENV)/.test-installed
-	SOAK_INTENTS=$(SOAK_INTENTS) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/reliability/test_crash.py
+	SOAK_INTENTS=$(SOAK_INTENTS) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/reliability/test_crash.py tests/reliability/test_order_crash.py
 
 # The Helm chart: lint it and refresh the plain manifests rendered from it (k8s/manifests).
 chart: tools
