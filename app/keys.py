@@ -141,6 +141,11 @@ class Keys:
     def paper_order_seq(self) -> str:
         return f"{self.prefix}:paper:order_seq"
 
+    def paper_match(self, quote_id: str) -> str:
+        """String with TTL: the fills of the resting orders one quote crossed, as the first replica to
+        match it allocated them; every replica books those (app/execution/lifecycle.py)."""
+        return f"{self.prefix}:paper:match:{quote_id}"
+
     # -- binance --------------------------------------------------------------------------------
     def rate_bucket(self, name: str) -> str:
         return f"{self.prefix}:binance:bucket:{name}"

@@ -17,6 +17,7 @@ import time
 from decimal import Decimal
 from typing import Sequence
 
+import orjson
 import redis.asyncio as aioredis
 
 from app.config import Settings
@@ -25,7 +26,7 @@ from app.exchange.matching import allocate
 from app.execution import order_spans
 from app.keys import Keys
 from app.models.trading import TradingState
-from app.orders.machine import Change, ExecutionType, Order, OrderStatus, VenueUpdate
+from app.orders.machine import Change, ExecutionType, Fill, Order, OrderStatus, VenueUpdate
 from app.exchange.paper import PaperExchange
 from app.exchange.quotes import StreamQuotes
 from app.state.orders import Decide, OrderBook, Wallet
@@ -36,6 +37,7 @@ from app.telemetry.tracing import Tracing
 log = logging.getLogger(__name__)
 
 EXPIRE_AFTER, KILL_SWITCH = "EXPIRE_AFTER", "KILL_SWITCH"
+MATCH_TTL_S = 3600  # how far behind the quote stream a replica may read and still book a quote's first match
 
 
 class OrderLifecycle:
@@ -107,6 +109,9 @@ class OrderLifecycle:
             return []
         orders = [o for o in await self.book.load(ids) if o is not None]
         fills = allocate(orders, quote, quote_id, paper.maker_fee_rate, paper.fee_asset(symbol))
+        if not fills:
+            return []
+        fills = await self._first_match(quote_id, fills)
 
         def decide(order: Order) -> VenueUpdate | None:
             fill = fills.get(order.intent_id)
@@ -115,6 +120,20 @@ class OrderLifecycle:
             return VenueUpdate(ExecutionType.TRADE, OrderStatus.PARTIALLY_FILLED, fill=fill)
 
         return await self.update(list(fills), decide)
+
+    async def _first_match(self, quote_id: str, fills: dict[str, Fill]) -> dict[str, Fill]:
+        """The fills of this quote as the first replica to match it allocated them. Every replica
+        matches every quote, and a later one sees the book the first one changed (an order it filled
+        has left the book, and with it what it took of the quote's size): it books the first one's
+        fills, which the trade id dedupes, instead of handing the quote's size out again."""
+        key = self._keys.paper_match(quote_id)
+        mine = orjson.dumps({i: [str(f.quantity), str(f.price), str(f.fee), f.fee_asset] for i, f in fills.items()})
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(key, mine, nx=True, ex=MATCH_TTL_S)
+        pipe.get(key)
+        _, first = await pipe.execute()
+        return {i: Fill(quote_id, Decimal(q), Decimal(p), Decimal(fee), asset)
+                for i, (q, p, fee, asset) in orjson.loads(first).items()}
 
     # -- the periodic sweep -------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
@@ -181,5 +200,7 @@ class OrderLifecycle:
 
 
 def _reduces(order: Order, position: Decimal) -> bool:
-    """An open order the REDUCING state keeps: it can only bring the position nearer to flat."""
-    return (position > 0 and order.side == "SELL") or (position < 0 and order.side == "BUY")
+    """An open order the REDUCING state keeps: filled, it brings the position nearer to flat without
+    crossing it (the gate's test for a new order, gate.lua)."""
+    after = position + order.sign * order.remaining
+    return abs(after) < abs(position) and position * after >= 0

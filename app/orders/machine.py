@@ -188,6 +188,8 @@ def _amend(order: Order, update: VenueUpdate) -> Change:
     price = update.price if update.price is not None else order.price
     if quantity <= order.executed_qty:
         raise UpdateRefused(f"quantity {quantity} is not above the {order.executed_qty} already filled")
+    if price is not None and price <= 0:
+        raise UpdateRefused(f"price {price} cannot be an order's limit")
     after = _next(replace(order, quantity=quantity, price=price), update, status=order.status)
     grown = quantity - order.quantity
     return Change(order, after, update, released=max(-grown, ZERO), reserved=max(grown, ZERO))

@@ -14,6 +14,7 @@ from app.config import Settings, load_settings
 from app.exchange.base import ExchangeAdapter
 from app.exchange.paper import PaperExchange
 from app.exchange.pricing import build_price_source
+from app.execution.lifecycle import OrderLifecycle
 from app.execution.service import IntentProcessor
 from app.keys import Keys
 from app.state.scripts import Scripts
@@ -37,6 +38,12 @@ class Harness:
         settings = self.settings.model_copy(update={"consumer_name": name, **overrides})
         processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics)
         return StreamConsumer(settings, self.redis, self.redis, self.keys, processor.process, self.metrics)
+
+    def lifecycle(self, **overrides: Any) -> OrderLifecycle:
+        """A replica's order follower as app/runtime.py builds it (its own script objects)."""
+        settings = self.settings.model_copy(update=overrides)
+        return OrderLifecycle.build(settings, self.redis, self.keys, Scripts.register(self.redis), self.exchange,
+                                    self.metrics)
 
     def paper_orders(self) -> int:
         return int(self.sync.get(self.keys.paper_order_seq) or 0)

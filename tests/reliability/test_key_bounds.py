@@ -38,8 +38,8 @@ NODE = 100  # a stream is trimmed by whole nodes of up to 100 entries (stream-no
 RUN = {"STREAM_MAXLEN": "100", "HISTORY_LIMIT": "10", "MAX_DELIVERIES": "1", "PENDING_RETRY_S": "0.2"}
 
 # Names whose keys expire: per intent, per minute, or a shared cache or pause.
-EXPIRE = {"order", "entry_done", "paper_order", "order_rate", "rate_bucket", "exchange_pause", "exchange_info",
-          "binance_leverage"}
+EXPIRE = {"order", "entry_done", "paper_order", "paper_match", "order_rate", "rate_bucket", "exchange_pause",
+          "exchange_info", "binance_leverage"}
 
 Check = Callable[[redis.Redis, str, Settings], str | None]  # what is wrong with the key, None when in bounds
 
