@@ -16,10 +16,12 @@ import random
 import time
 from collections import defaultdict
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from jsonschema import Draft202012Validator
 
 from app.redis_server import LocalRedis
 from tests.reliability.figures import record
@@ -28,6 +30,7 @@ from tests.reliability.leaks import Secrets, logged_errors
 from tests.reliability.workload import publish_all, wait_answered, wait_for
 from tests.utils.chaos import Fleet
 
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 ORDERS = int(os.environ.get("SOAK_ORDERS", "1000"))
 SEED = int(os.environ.get("SOAK_SEED", "20261207"))
 RATE = 60              # intents/s offered: the run lasts ~20 s, ~10 kills
@@ -99,6 +102,10 @@ def _order_events(client: redis.Redis) -> dict[str, list[dict[str, Any]]]:
 
 def _check_orders(client: redis.Redis, results: list[dict[str, Any]]) -> dict[str, Any]:
     per_order = _order_events(client)
+    schema = Draft202012Validator(json.loads((DOCS / "schemas" / "order-event.schema.json").read_text()))
+    wrong = [(e["event_id"], err.message) for events in per_order.values() for e in events
+             for err in schema.iter_errors(e)]
+    assert not wrong, f"events outside docs/schemas/order-event.schema.json: {wrong[:3]}"
     orders = {r["intent_id"] for r in results if r["action"] is None and r["status"] in ("NEW", "FILLED")}
     assert orders <= set(per_order), f"orders without events: {sorted(orders - set(per_order))[:5]}"
     filled: dict[str, Decimal] = defaultdict(Decimal)
