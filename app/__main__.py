@@ -1,4 +1,4 @@
-"""`python -m app serve | send | results | cancel | orders | check`."""
+"""`python -m app serve | send | results | cancel | orders | quote | check`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import sys
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.cli import cancel, check, orders, results, send, serve
+from app.cli import cancel, check, orders, quote, results, send, serve
 from app.config import SettingsError
 from app.telemetry.tracing import TracingConfigError
 
-COMMANDS = {"serve": serve, "send": send, "results": results, "cancel": cancel, "orders": orders, "check": check}
+COMMANDS = {"serve": serve, "send": send, "results": results, "cancel": cancel, "orders": orders, "quote": quote,
+            "check": check}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     paper_spot_fee_rate: float = Field(0.001, ge=0, le=0.1)
     paper_futures_maker_fee_rate: float = Field(0.0002, ge=0, le=0.1)
     paper_spot_maker_fee_rate: float = Field(0.001, ge=0, le=0.1)
-    paper_price_source: str = Field("static", pattern="^(static|binance)$")
+    paper_price_source: str = Field("static", pattern="^(static|binance|stream)$")
 
     log_level: str = "INFO"
     outcome_log_max_per_s: int = Field(100, ge=0, le=1_000_000)
@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     result_stream: str = Field("execution.result", min_length=1)
     order_stream: str = Field("execution.order", min_length=1)
     dead_letter_stream: str | None = None
+    quote_stream: str = Field("market.quotes", min_length=1)
     consumer_group: str = Field("execution", min_length=1)
     consumer_name: str = Field(default_factory=socket.gethostname, min_length=1)
     key_prefix: str = Field("exec", min_length=1)

@@ -21,7 +21,8 @@ class Keys:
     result_stream: str
     dlq_stream: str
     group: str
-    order_stream: str = "execution.order"
+    order_stream: str
+    quote_stream: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Keys":
@@ -32,13 +33,14 @@ class Keys:
             dlq_stream=settings.dlq_stream,
             group=settings.consumer_group,
             order_stream=settings.order_stream,
+            quote_stream=settings.quote_stream,
         )
 
     def patterns(self) -> dict[str, str]:
         """Every name built here as a glob pattern (``*`` where a key varies) -> the member building it:
         for telling which kind a key found in Redis is (tests/reliability/test_key_bounds.py, bench/memory.py)."""
         out = {self.intent_stream: "intent_stream", self.result_stream: "result_stream", self.dlq_stream: "dlq_stream",
-               self.order_stream: "order_stream"}
+               self.order_stream: "order_stream", self.quote_stream: "quote_stream"}
         for name, member in inspect.getmembers(type(self)):
             if isinstance(member, property):
                 out[getattr(self, name)] = name
@@ -138,6 +140,11 @@ class Keys:
     @property
     def paper_order_seq(self) -> str:
         return f"{self.prefix}:paper:order_seq"
+
+    def paper_match(self, quote_id: str) -> str:
+        """String with TTL: the fills of the resting orders one quote crossed, as the first replica to
+        match it allocated them; every replica books those (app/execution/lifecycle.py)."""
+        return f"{self.prefix}:paper:match:{quote_id}"
 
     # -- binance --------------------------------------------------------------------------------
     def rate_bucket(self, name: str) -> str:

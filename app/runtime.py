@@ -125,9 +125,11 @@ class Runtime:
         self.redis = redis_client(settings, socket_timeout=5.0)
         self.reader = stream_reader(settings)
         self.scripts = Scripts.register(self.redis)
-        self.exchange = build_exchange(settings, self.redis, self.keys, self.scripts, self.metrics)
+        self.exchange = build_exchange(settings, self.redis, self.keys, self.scripts, self.metrics, self.reader)
         self.store = Store(self.redis, self.keys)
-        self.orders = OrderLifecycle.build(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics)
+        self.orders = OrderLifecycle.build(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
+                                           self.tracing)
+        self.orders.follow_quotes()
         self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
                                          self.tracing, self.orders)
         self.consumer = StreamConsumer(settings, self.redis, self.reader, self.keys, self.processor.process,

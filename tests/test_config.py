@@ -48,6 +48,7 @@ def test_defaults_match_the_issue(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.intent_stream == "trade.intent"
     assert s.result_stream == "execution.result"
     assert s.dlq_stream == "trade.intent.dlq"
+    assert (s.paper_price_source, s.quote_stream) == ("static", "market.quotes")
     assert s.consumer_group == "execution"
     assert s.consumer_name == socket.gethostname()
     assert s.drain_timeout_s == 20
@@ -101,7 +102,7 @@ INVALID = [
     ("PAPER_PRICES", "BTCUSDT=nan"), ("PAPER_SLIPPAGE_BPS", "-1"), ("PAPER_SPREAD_BPS", "1001"),
     ("PAPER_FUTURES_FEE_RATE", "0.5"), ("PAPER_SPOT_FEE_RATE", "-0.001"), ("PAPER_PRICE_SOURCE", "coingecko"),
     ("LOG_LEVEL", "VERBOSE"), ("PORT", "0"), ("PORT", "70000"), ("INTENT_STREAM", ""), ("RESULT_STREAM", ""),
-    ("CONSUMER_GROUP", ""), ("CONSUMER_NAME", ""), ("KEY_PREFIX", ""), ("READ_BATCH_SIZE", "0"),
+    ("QUOTE_STREAM", ""), ("CONSUMER_GROUP", ""), ("CONSUMER_NAME", ""), ("KEY_PREFIX", ""), ("READ_BATCH_SIZE", "0"),
     ("READ_BLOCK_MS", "5000"), ("CLAIM_MIN_IDLE_MS", "10"), ("CLAIM_INTERVAL_S", "0"), ("MAX_DELIVERIES", "0"),
     ("STREAM_MAXLEN", "10"), ("IDEMPOTENCY_TTL_S", "1"), ("DRAIN_TIMEOUT_S", "0"), ("DRAIN_TIMEOUT_S", "601"),
     ("LIVENESS_STALL_S", "1"), ("HISTORY_LIMIT", "1"), ("LIVE_TRADING_CONFIRMED", "maybe"),

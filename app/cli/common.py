@@ -1,4 +1,4 @@
-"""Helpers shared by the client subcommands (send, results, cancel, orders)."""
+"""Helpers shared by the client subcommands (send, results, quote, cancel, orders)."""
 
 from __future__ import annotations
 

@@ -27,8 +27,12 @@ class Health(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Quote:
+    """Top of the book; the sizes at the touch when the price source knows them (a quote stream may say)."""
+
     bid: Decimal
     ask: Decimal
+    bid_qty: Decimal | None = None
+    ask_qty: Decimal | None = None
 
     def for_side(self, side: str) -> Decimal:
         return self.ask if side == "BUY" else self.bid
@@ -83,6 +87,20 @@ class OutcomeUnknown(Exception):
     """The order may exist at the exchange; resolve it by client order id before publishing."""
 
 
+class AmendRejected(Exception):
+    """The venue refused an amend and the order stays as it was: a REJECTED result with ``reason``.
+
+    Raised by ``amend_order`` only (its answer is otherwise a ``VenueUpdate``); an amend that finds
+    the order already final returns that final update instead, for the caller to book.
+    """
+
+    def __init__(self, reason: Reason, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.code = code
+
+
 class ExchangeAdapter(ABC):
     """One venue. Implementations must never send an order twice for one client order id."""
 
@@ -116,7 +134,8 @@ class ExchangeAdapter(ABC):
         raise NotImplementedError(f"{self.name} cannot cancel orders")
 
     async def amend_order(self, order: Order, price: Decimal | None, quantity: Decimal | None) -> VenueUpdate:
-        """Change an open LIMIT order's price and/or quantity, keeping its place in the service's books."""
+        """Change an open LIMIT order's price and/or quantity, keeping its place in the service's books;
+        a refusal raises ``AmendRejected``."""
         raise NotImplementedError(f"{self.name} cannot amend orders")
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:

@@ -14,9 +14,10 @@ from app.telemetry.metrics import Metrics
 
 
 def build_exchange(settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
-                   metrics: Metrics) -> ExchangeAdapter:
+                   metrics: Metrics, reader: aioredis.Redis | None = None) -> ExchangeAdapter:
+    """``reader``: the client for blocking reads, which PAPER_PRICE_SOURCE=stream needs."""
     if settings.execution_mode is Mode.PAPER:
-        return PaperExchange(settings, redis, keys, scripts, build_price_source(settings), metrics)
+        return PaperExchange(settings, redis, keys, scripts, build_price_source(settings, reader, metrics), metrics)
     from app.exchange.binance.adapter import BinanceAdapter  # imported only where it is used
 
     return BinanceAdapter(settings, redis, keys, metrics)

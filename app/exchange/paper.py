@@ -61,10 +61,16 @@ class PaperExchange(ExchangeAdapter):
         self._slippage = Decimal(str(settings.paper_slippage_bps))
 
     async def start(self) -> None:
+        await self._prices.start()
         self._metrics.exchange_up.set(1)
 
     async def close(self) -> None:
         await self._prices.close()
+
+    @property
+    def prices(self) -> PriceSource:
+        """Where this venue's prices come from; a StreamQuotes takes listeners (``subscribe``)."""
+        return self._prices
 
     async def rules(self, symbol: str) -> SymbolRules | None:
         return self._rules.get(symbol)
@@ -72,8 +78,14 @@ class PaperExchange(ExchangeAdapter):
     async def quote(self, symbol: str) -> Quote:
         quote = await self._prices.quote(symbol)
         if quote is None:
-            raise LookupError(f"no PAPER price for {symbol}: set PAPER_PRICES")
+            raise LookupError(self._no_price(symbol))
         return quote
+
+    def _no_price(self, symbol: str) -> str:
+        if self._settings.paper_price_source == "stream":
+            return (f"no quote for {symbol} on {self._settings.quote_stream} yet: publish one "
+                    f"(python -m app quote {symbol} BID ASK)")
+        return f"no PAPER price for {symbol}: set PAPER_PRICES"
 
     async def place_order(self, request: OrderRequest) -> ExecutionReport:
         report = (await self.place_orders([request]))[0]

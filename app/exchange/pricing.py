@@ -1,4 +1,5 @@
-"""Where PAPER gets prices: a static table by default, Binance public book tickers when enabled.
+"""Where PAPER gets prices: a static table by default, Binance public book tickers or a Redis quote
+stream (app/exchange/quotes.py) when enabled.
 
 The public source needs no key; when it cannot be reached the static table answers, so a PAPER
 service never stops trading because the internet is away.
@@ -14,10 +15,13 @@ from importlib import resources
 from typing import Protocol
 
 import aiohttp
+import redis.asyncio as aioredis
 
 from app.config import Market, Settings
 from app.exchange.base import Quote
 from app.exchange.fills import quote_from_mid
+from app.exchange.quotes import StreamQuotes
+from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,8 @@ PUBLIC_URLS = {Market.USDM: "https://fapi.binance.com/fapi/v1/ticker/bookTicker"
 
 
 class PriceSource(Protocol):
+    async def start(self) -> None: ...
+
     async def quote(self, symbol: str) -> Quote | None: ...
 
     async def close(self) -> None: ...
@@ -39,6 +45,9 @@ def default_prices() -> dict[str, Decimal]:
 class StaticPrices:
     def __init__(self, mids: dict[str, Decimal], spread_bps: Decimal) -> None:
         self._quotes = {symbol: quote_from_mid(mid, spread_bps) for symbol, mid in mids.items()}
+
+    async def start(self) -> None:
+        return None
 
     async def quote(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
@@ -57,6 +66,9 @@ class PublicBookTicker:
         self._ttl = ttl_s
         self._cache: dict[str, tuple[float, Quote]] = {}
         self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        return None
 
     async def quote(self, symbol: str) -> Quote | None:
         cached = self._cache.get(symbol)
@@ -81,7 +93,14 @@ class PublicBookTicker:
             await self._session.close()
 
 
-def build_price_source(settings: Settings) -> PriceSource:
+def build_price_source(settings: Settings, reader: aioredis.Redis | None = None,
+                       metrics: Metrics | None = None) -> PriceSource:
+    """The source PAPER_PRICE_SOURCE names. ``stream`` reads with ``reader``, a client of its own for
+    blocking reads (app/runtime.py's ``stream_reader``), blocking READ_BLOCK_MS per read."""
+    if settings.paper_price_source == "stream":
+        if reader is None:
+            raise ValueError("PAPER_PRICE_SOURCE=stream needs a Redis client to read the quote stream")
+        return StreamQuotes(reader, settings.quote_stream, metrics or Metrics(), block_ms=settings.read_block_ms)
     mids = {**default_prices(), **{s: Decimal(str(p)) for s, p in settings.paper_prices.items()}}
     static = StaticPrices(mids, Decimal(str(settings.paper_spread_bps)))
     if settings.paper_price_source == "binance":

@@ -17,7 +17,7 @@ from decimal import Decimal
 import redis.asyncio as aioredis
 
 from app.config import Settings
-from app.exchange.base import ExchangeAdapter, Quote
+from app.exchange.base import AmendRejected, ExchangeAdapter, Quote
 from app.execution import results
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.prepare import prepare
@@ -52,11 +52,21 @@ class ActionStage:
     async def run(self, works: list[Work], received: float, now: float) -> None:
         """Carry out each action not answered yet; sets its settlement, or leaves it pending (BUSY)
         when the venue could not be reached."""
+        seen: set[str] = set()
         for w in works:
             if w.admission is not None:  # answered before (DONE) or a duplicate intent id (DUP)
                 continue
             action = w.parsed
             assert isinstance(action, OrderAction)
+            if action.intent_id in seen:  # twice in one batch: the second waits, then is a duplicate
+                w.admission = Admission(Verdict.BUSY)
+                continue
+            seen.add(action.intent_id)
+            if w.dead_letter:  # delivered past MAX_DELIVERIES without an answer: never block the group
+                w.settlement = self._answer(action, Status.FAILED, Reason.DEAD_LETTER,
+                                            f"delivered {w.delivery.deliveries} times, more than MAX_DELIVERIES="
+                                            f"{self._settings.max_deliveries}", received, now, None)
+                continue
             try:
                 w.settlement = await self._carry_out(w, action, received, now)
             except Exception as exc:  # the venue away: the entry stays pending, redelivery tries again
@@ -107,14 +117,19 @@ class ActionStage:
                                 f"quantity {quantity.normalize():f} is not above the "
                                 f"{target.executed_qty.normalize():f} already filled", received, now, target,
                                 release=held)
-        as_new = _as_intent(action, target, quantity - target.executed_qty, price)
+        as_new = _as_intent(action, target, quantity, price)  # the venue's filters see the whole order
         prepared = await prepare(as_new, self._exchange, self._limits, self._settings.binance_market,
                                  dict[str, Quote](), received)
         if prepared.denial is not None:
             return self._answer(action, results.status_for(prepared.denial.reason), prepared.denial.reason,
                                 prepared.denial.message, received, now, target, release=held)
         assert prepared.request is not None
-        new_remaining = prepared.request.quantity
+        new_remaining = prepared.request.quantity - target.executed_qty  # rounded to the lot step
+        if new_remaining <= 0:
+            return self._answer(action, Status.REJECTED, Reason.AMEND_BELOW_FILLED,
+                                f"quantity {prepared.request.quantity.normalize():f} (rounded to the lot step) is "
+                                f"not above the {target.executed_qty.normalize():f} already filled", received, now,
+                                target, release=held)
         delta = float(new_remaining - target.remaining) * target.sign
         candidate = Candidate(intent_id=action.intent_id, entry_id=action.entry_id, symbol=target.symbol,
                               delta_qty=delta, price=prepared.price, reduce_only=target.reduce_only,
@@ -127,13 +142,17 @@ class ActionStage:
             return self._answer(action, results.status_for(Reason(admission.reason)), Reason(admission.reason),
                                 admission.message, received, now, target)
         reserved = admission.reserved_qty if admission.verdict is Verdict.RESUME else delta
-        new_quantity = target.executed_qty + new_remaining
+        new_quantity = prepared.request.quantity
 
         async def decide(order: Order) -> VenueUpdate:
             said = await self._exchange.amend_order(order, price, new_quantity)
             return replace(said, reason=AMEND_INTENT, cause_intent_id=action.intent_id)
 
-        await self._orders.update([target.intent_id], decide)
+        try:
+            await self._orders.update([target.intent_id], decide)
+        except AmendRejected as refused:  # the order stays as it was
+            return self._answer(action, results.status_for(refused.reason), refused.reason, refused.message,
+                                received, now, target, release=reserved)
         return self._amended(action, await self._book.get(target.intent_id) or target, reserved, received, now)
 
     async def _held(self, action: OrderAction) -> float:
@@ -167,7 +186,7 @@ class ActionStage:
 
 
 def _as_intent(action: OrderAction, target: Order, quantity: Decimal, price: Decimal | None) -> Intent:
-    """The amended order's open part as a new order, for the same checks a new order gets."""
+    """The amended order as a new order, for the same checks a new order gets."""
     return Intent(entry_id=action.entry_id, intent_id=action.intent_id, symbol=target.symbol, side=target.side,
                   quantity=float(quantity), notional_usd=None, leverage=target.leverage, order_type="LIMIT",
                   price=float(price) if price is not None else None, time_in_force="GTC",

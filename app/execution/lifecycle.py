@@ -6,6 +6,7 @@ expiry swept by two, books each fill and each end once. The periodic sweep expir
 ``expire_after_s`` passed, cancels what the kill switch says (HALTED: every open order; REDUCING:
 those that would grow a position; CANCEL_ON_KILL_SWITCH=false turns this off), matches resting
 PAPER orders against polled prices when quotes are not streamed, and refreshes the open-order gauges.
+Each change written here gets a span in its order's trace (app/execution/order_spans.py).
 """
 
 from __future__ import annotations
@@ -16,39 +17,46 @@ import time
 from decimal import Decimal
 from typing import Sequence
 
+import orjson
 import redis.asyncio as aioredis
 
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, Quote
 from app.exchange.matching import allocate
+from app.execution import order_spans
 from app.keys import Keys
 from app.models.trading import TradingState
-from app.orders.machine import Change, ExecutionType, Order, OrderStatus, VenueUpdate
+from app.orders.machine import Change, ExecutionType, Fill, Order, OrderStatus, VenueUpdate
 from app.exchange.paper import PaperExchange
+from app.exchange.quotes import StreamQuotes
 from app.state.orders import Decide, OrderBook, Wallet
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
+from app.telemetry.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
 EXPIRE_AFTER, KILL_SWITCH = "EXPIRE_AFTER", "KILL_SWITCH"
+MATCH_TTL_S = 3600  # how far behind the quote stream a replica may read and still book a quote's first match
 
 
 class OrderLifecycle:
     def __init__(self, settings: Settings, redis: aioredis.Redis, keys: Keys, book: OrderBook,
-                 exchange: ExchangeAdapter, metrics: Metrics, *, poll_prices: bool) -> None:
+                 exchange: ExchangeAdapter, metrics: Metrics, *, poll_prices: bool,
+                 tracing: Tracing | None = None) -> None:
         self._settings = settings
         self._redis = redis
         self._keys = keys
         self.book = book
         self._exchange = exchange
         self._metrics = metrics
+        self._tracing = tracing or Tracing()
         self._poll_prices = poll_prices
         self._paper = exchange if isinstance(exchange, PaperExchange) else None
 
     @classmethod
     def build(cls, settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
-              exchange: ExchangeAdapter, metrics: Metrics) -> "OrderLifecycle":
+              exchange: ExchangeAdapter, metrics: Metrics, tracing: Tracing | None = None) -> "OrderLifecycle":
         """PAPER books a resting order's later fill into its wallet in the same script call, and
         matches on each streamed quote, or on each sweep against polled prices."""
         wallet = None
@@ -57,7 +65,15 @@ class OrderLifecycle:
         book = OrderBook(redis, keys, scripts, stream_maxlen=settings.stream_maxlen, ttl_s=settings.idempotency_ttl_s,
                          history=settings.history_limit, wallet=wallet)
         polls = isinstance(exchange, PaperExchange) and settings.paper_price_source != "stream"
-        return cls(settings, redis, keys, book, exchange, metrics, poll_prices=polls)
+        return cls(settings, redis, keys, book, exchange, metrics, poll_prices=polls, tracing=tracing)
+
+    def follow_quotes(self) -> None:
+        """Match resting PAPER orders on every quote of the quote stream (PAPER_PRICE_SOURCE=stream)."""
+        if self._paper is not None and isinstance(self._paper.prices, StreamQuotes):
+            self._paper.prices.subscribe(self._matched)
+
+    async def _matched(self, symbol: str, quote: Quote, quote_id: str) -> None:
+        await self.on_quote(symbol, quote, quote_id)
 
     # -- cancels ------------------------------------------------------------------------------
     async def cancel(self, intent_ids: Sequence[str], reason: str, cause_intent_id: str | None = None,
@@ -75,9 +91,11 @@ class OrderLifecycle:
         return await self.update(intent_ids, decide)
 
     async def update(self, intent_ids: Sequence[str], decide: Decide) -> list[Change]:
-        """``OrderBook.update``, counted in the metrics (each change once: by the replica that wrote it)."""
+        """``OrderBook.update``, counted in the metrics and traced (each change once: by the replica that
+        wrote it)."""
+        started_ns = time.time_ns()
         changes = await self.book.update(intent_ids, decide)
-        self.observe(changes)
+        self.observe(changes, started_ns)
         return changes
 
     # -- PAPER matching -----------------------------------------------------------------------
@@ -91,6 +109,9 @@ class OrderLifecycle:
             return []
         orders = [o for o in await self.book.load(ids) if o is not None]
         fills = allocate(orders, quote, quote_id, paper.maker_fee_rate, paper.fee_asset(symbol))
+        if not fills:
+            return []
+        fills = await self._first_match(quote_id, fills)
 
         def decide(order: Order) -> VenueUpdate | None:
             fill = fills.get(order.intent_id)
@@ -99,6 +120,20 @@ class OrderLifecycle:
             return VenueUpdate(ExecutionType.TRADE, OrderStatus.PARTIALLY_FILLED, fill=fill)
 
         return await self.update(list(fills), decide)
+
+    async def _first_match(self, quote_id: str, fills: dict[str, Fill]) -> dict[str, Fill]:
+        """The fills of this quote as the first replica to match it allocated them. Every replica
+        matches every quote, and a later one sees the book the first one changed (an order it filled
+        has left the book, and with it what it took of the quote's size): it books the first one's
+        fills, which the trade id dedupes, instead of handing the quote's size out again."""
+        key = self._keys.paper_match(quote_id)
+        mine = orjson.dumps({i: [str(f.quantity), str(f.price), str(f.fee), f.fee_asset] for i, f in fills.items()})
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.set(key, mine, nx=True, ex=MATCH_TTL_S)
+        pipe.get(key)
+        _, first = await pipe.execute()
+        return {i: Fill(quote_id, Decimal(q), Decimal(p), Decimal(fee), asset)
+                for i, (q, p, fee, asset) in orjson.loads(first).items()}
 
     # -- the periodic sweep -------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
@@ -140,8 +175,7 @@ class OrderLifecycle:
 
     async def _match_polled(self) -> None:
         """Static or polled prices: match each symbol with resting orders against its current quote."""
-        symbols = sorted({o.symbol for o in await self.book.open_orders() if o.order_type == "LIMIT"})
-        for symbol in symbols:
+        for symbol in await self.book.resting_symbols(self._settings.allowed_symbols):
             quote = await self._exchange.quote(symbol)
             await self.on_quote(symbol, Quote(quote.bid, quote.ask), f"poll-{symbol}-{time.time_ns()}")
 
@@ -150,7 +184,9 @@ class OrderLifecycle:
         oldest = await self.book.oldest_open_ms()
         self._metrics.oldest_open_order_age.set(max(0.0, (now_ms - oldest) / 1000) if oldest else 0.0)
 
-    def observe(self, changes: list[Change]) -> None:
+    def observe(self, changes: list[Change], started_ns: int) -> None:
+        """Metrics, and a span per change (from ``started_ns``, when its update began) in its order's trace."""
+        order_spans.record(self._tracing, changes, started_ns)
         now_ms = time.time() * 1000
         for change in changes:
             after = change.after
@@ -163,5 +199,7 @@ class OrderLifecycle:
 
 
 def _reduces(order: Order, position: Decimal) -> bool:
-    """An open order the REDUCING state keeps: it can only bring the position nearer to flat."""
-    return (position > 0 and order.side == "SELL") or (position < 0 and order.side == "BUY")
+    """An open order the REDUCING state keeps: filled, it brings the position nearer to flat without
+    crossing it (the gate's test for a new order, gate.lua)."""
+    after = position + order.sign * order.remaining
+    return abs(after) < abs(position) and position * after >= 0

@@ -78,9 +78,7 @@ def action(act: OrderAction, status: Status, reason: Reason | None, message: str
     order: dict[str, Any] = {}
     if target is not None:
         order = dict(side=target.side, order_type=target.order_type, client_order_id=target.client_order_id,
-                     exchange_order_id=target.exchange_order_id, executed_quantity=float(target.executed_qty),
-                     avg_price=float(target.avg_price) if target.avg_price is not None else None,
-                     requested_quantity=float(target.quantity), fee=float(target.fee), fee_asset=target.fee_asset,
+                     exchange_order_id=target.exchange_order_id, requested_quantity=float(target.quantity),
                      leverage=target.leverage, reduce_only=target.reduce_only)
     return Result.trusted(
         intent_id=act.intent_id, intent_entry_id=act.entry_id, status=status, reason=reason, message=message,

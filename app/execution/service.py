@@ -69,7 +69,8 @@ class IntentProcessor:
         self.outcome_log = OutcomeLog(settings.outcome_log_max_per_s)
         self._spans = PipelineSpans(tracing or Tracing(), keys)
         self._venue = VenueStage(exchange, self._spans)
-        self.orders = orders or OrderLifecycle.build(settings, redis, keys, scripts, exchange, metrics)
+        self.orders = orders or OrderLifecycle.build(settings, redis, keys, scripts, exchange, metrics,
+                                                     self._spans.tracing)
         self._actions = ActionStage(settings, redis, keys, self.orders, exchange, self._gate, self._limits)
 
     async def process(self, deliveries: list[Delivery]) -> int:
@@ -103,11 +104,18 @@ class IntentProcessor:
         works = [self._decode(d) for d in deliveries]
         try:
             quotes: dict[str, Quote] = {}
+            room = await self._open_order_room(works)
             for w in works:
                 if isinstance(w.parsed, Intent):
                     self._spans.risk(w.trace, w.parsed.intent_id)
                     w.prepared = await prepare(w.parsed, self._exchange, self._limits,
                                                self._settings.binance_market, quotes, received)
+                    if w.prepared.denial is None and _may_rest(w.parsed):
+                        room -= 1
+                        if room < 0:
+                            w.prepared.denial = Denial(Reason.OPEN_ORDER_LIMIT, "MAX_OPEN_ORDERS="
+                                                       f"{self._settings.max_open_orders} orders are open")
+                            w.prepared.request = None
                     if self._booking is not None and w.prepared.request is not None \
                             and w.prepared.denial is None and not w.dead_letter:
                         w.staged = await self._booking.stage(w.prepared.request)
@@ -121,6 +129,12 @@ class IntentProcessor:
             for w in works:
                 self._spans.end(w.trace, "ERROR", error=exc)
             raise
+
+    async def _open_order_room(self, works: list[Work]) -> int:
+        """How many more orders may rest: read only for a batch with an order that may."""
+        if not any(isinstance(w.parsed, Intent) and _may_rest(w.parsed) for w in works):
+            return 0
+        return self._settings.max_open_orders - await self.orders.book.count_open()
 
     def _decode(self, delivery: Delivery) -> Work:
         parsed = decode_fields(delivery.entry_id, delivery.fields, self._settings.max_intent_bytes)
@@ -305,3 +319,8 @@ class IntentProcessor:
                        "dlq_consumer": self._consumer})
         pipe.xadd(self._keys.dlq_stream, fields, maxlen=self._settings.kept_intents, approximate=True)
         self._metrics.dead_letters.inc()
+
+
+def _may_rest(intent: Intent) -> bool:
+    """A LIMIT GTC order may rest on the book (IOC and FOK never do)."""
+    return intent.order_type == "LIMIT" and intent.time_in_force == "GTC"

@@ -42,6 +42,7 @@ class Reason(StrEnum):
     DEAD_LETTER = "DEAD_LETTER"
     ORDER_NOT_OPEN = "ORDER_NOT_OPEN"            # a CANCEL/AMEND target unknown, not ours, or already final
     AMEND_BELOW_FILLED = "AMEND_BELOW_FILLED"    # an AMEND's quantity not above what already filled
+    OPEN_ORDER_LIMIT = "OPEN_ORDER_LIMIT"        # MAX_OPEN_ORDERS orders are open: no LIMIT GTC order may rest
 
 
 class Result(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from app.orders.machine import Change, ExecutionType, Fill, Order
+from app.orders.machine import Change, ExecutionType, Fill, Order, OrderStatus
 
 
 def event(order: Order, execution_type: ExecutionType, now: float, fill: Fill | None = None,
@@ -33,5 +33,9 @@ def event(order: Order, execution_type: ExecutionType, now: float, fill: Fill | 
 
 
 def change_event(change: Change, now: float) -> dict[str, Any]:
+    """A cancel or expiry the venue answers with the rest executed is a TRADE: the fill won the race."""
     update = change.update
-    return event(change.after, update.execution_type, now, change.fill, update.reason, update.cause_intent_id)
+    kind = update.execution_type
+    if change.fill is not None and change.after.status is OrderStatus.FILLED:
+        kind = ExecutionType.TRADE
+    return event(change.after, kind, now, change.fill, update.reason, update.cause_intent_id)

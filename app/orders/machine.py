@@ -97,7 +97,9 @@ class VenueUpdate:
     ``status`` is the venue's status after the change. A TRADE carries its ``fill``; an update that
     ends the order may carry the venue's cumulative ``executed_qty`` when it knows more than was
     booked (a fill that raced the cancel: the venue's word wins, the difference is booked as a
-    fill of its own). AMENDED carries the new ``price`` and/or ``quantity``.
+    fill of its own). AMENDED carries the new ``price`` and/or ``quantity``, and ``client_order_id``
+    when the venue replaced the order by a new one that the service follows from then on (Binance
+    spot's cancel-replace).
     """
 
     execution_type: ExecutionType
@@ -109,6 +111,7 @@ class VenueUpdate:
     reason: str | None = None
     cause_intent_id: str | None = None
     exchange_order_id: str | None = None
+    client_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,8 @@ def _amend(order: Order, update: VenueUpdate) -> Change:
     price = update.price if update.price is not None else order.price
     if quantity <= order.executed_qty:
         raise UpdateRefused(f"quantity {quantity} is not above the {order.executed_qty} already filled")
+    if price is not None and price <= 0:
+        raise UpdateRefused(f"price {price} cannot be an order's limit")
     after = _next(replace(order, quantity=quantity, price=price), update, status=order.status)
     grown = quantity - order.quantity
     return Change(order, after, update, released=max(-grown, ZERO), reserved=max(grown, ZERO))
@@ -206,4 +211,5 @@ def _filled(order: Order, fill: Fill) -> Order:
 def _next(order: Order, update: VenueUpdate, status: OrderStatus) -> Order:
     return replace(order, status=status, seq=order.seq + 1,
                    exchange_order_id=update.exchange_order_id or order.exchange_order_id,
+                   client_order_id=update.client_order_id or order.client_order_id,
                    cause_intent_id=update.cause_intent_id or order.cause_intent_id)

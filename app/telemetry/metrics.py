@@ -12,6 +12,7 @@ from app import __version__
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+QUOTE_OUTCOMES = ("accepted", "refused")
 
 
 class Metrics:
@@ -76,6 +77,15 @@ class Metrics:
                                       "Time from an order being accepted to its last fill.",
                                       buckets=(*LATENCY_BUCKETS, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0),
                                       registry=r)
+        self.quotes = Counter("execution_quotes_total",
+                              "Quote stream entries read by this replica (PAPER_PRICE_SOURCE=stream), by outcome.",
+                              ["outcome"], registry=r)
+        for outcome in QUOTE_OUTCOMES:
+            self.quotes.labels(outcome)
+        self.quote_age = Gauge("execution_quote_age_seconds",
+                               "Age of the newest accepted quote, by its stream entry id's time (NaN before one).",
+                               registry=r)
+        self.quote_age.set_function(lambda: float("nan"))
 
     def set_trading_state(self, state: str) -> None:
         for name in TRADING_STATES:

@@ -169,6 +169,12 @@ def extract(fields: Mapping[Any, Any]) -> otel_context.Context:
     return _PROPAGATOR.extract(carrier, context=otel_context.Context())
 
 
+def remote_parent(fields: Mapping[Any, Any]) -> Span:
+    """The span whose W3C context ``fields`` carry, as a ``parent=`` for a span continuing that trace
+    later (an order's fill); the invalid span, so a new trace, when there is none."""
+    return trace.get_current_span(extract(fields))
+
+
 def provider_from_env(env: Mapping[str, str] | None = None, *,
                       instance_id: str | None = None) -> LightTracerProvider | None:
     """A provider exporting as the OTEL_* variables say, or None when tracing is off.

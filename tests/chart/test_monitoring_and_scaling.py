@@ -6,7 +6,7 @@ import json
 
 import yaml
 
-from tests.chart.rendering import CHART, RELEASE, app_deployment, helm_template, of_kind, one, run, tool
+from tests.chart.rendering import CHART, RELEASE, app_deployment, helm_template, of_kind, one, render, run, tool
 
 OFF_BY_DEFAULT = ("ServiceMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication", "NetworkPolicy",
                   "HorizontalPodAutoscaler")
@@ -40,6 +40,28 @@ def test_prometheus_rule_embeds_the_rules_file_and_promtool_accepts_it(rendered,
     rules_file.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
     result = run([tool("promtool"), "check", "rules", str(rules_file)])
     assert "SUCCESS" in result.stdout
+
+
+def rule_exprs(groups: list[dict]) -> dict[str, str]:
+    return {r["alert"]: r["expr"] for g in groups for r in g["rules"]}
+
+
+def test_open_order_age_alert_takes_its_threshold_from_the_values(tmp_path) -> None:
+    """The one templated threshold: the file's default is the chart's, and a set value replaces it."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    source = rule_exprs(yaml.safe_load((CHART / "files" / "prometheus-rules.yaml").read_text())["groups"])
+    assert source["ExecutionOpenOrderTooOld"].endswith(f"> {values['prometheusRule']['openOrderMaxAgeSeconds']}")
+    docs = render("--set", "prometheusRule.enabled=true", "--set", "prometheusRule.openOrderMaxAgeSeconds=900")
+    groups = one(docs, "PrometheusRule")["spec"]["groups"]
+    exprs = rule_exprs(groups)
+    assert exprs.pop("ExecutionOpenOrderTooOld") == "max by (job) (execution_oldest_open_order_age_seconds) > 900"
+    assert exprs == {k: v for k, v in source.items() if k != "ExecutionOpenOrderTooOld"}
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(yaml.safe_dump({"groups": groups}))
+    assert "SUCCESS" in run([tool("promtool"), "check", "rules", str(rules_file)]).stdout
+    refused = helm_template("--set", "prometheusRule.enabled=true", "--set", "prometheusRule.openOrderMaxAgeSeconds=5",
+                            check=False)
+    assert refused.returncode != 0 and "openOrderMaxAgeSeconds" in refused.stderr
 
 
 def test_promtool_would_catch_a_broken_rule(tmp_path) -> None:

@@ -178,12 +178,13 @@ def test_one_orders_events_keep_the_guarantees() -> None:
 
 NO_FILL = {"last_fill_quantity": None, "last_fill_price": None, "trade_id": None}
 BAD_EVENTS = [  # changes to order-event-trade-partial.json
-    {"trade_id": None},
+    {"last_fill_quantity": None},
     {"status": "NEW"},
     {"execution_type": "CANCELED", "status": "CANCELED", **NO_FILL},  # no reason
     {"execution_type": "EXPIRED", "status": "CANCELED", "reason": "EXPIRE_AFTER", **NO_FILL},
     {"execution_type": "AMENDED", "status": "PARTIALLY_FILLED", "reason": "AMEND_INTENT"},  # fill fields kept
-    {"execution_type": "NEW", "status": "PARTIALLY_FILLED", **NO_FILL},
+    {"execution_type": "NEW", "status": "FILLED", **NO_FILL},
+    {"execution_type": "REJECTED", "status": "REJECTED", "reason": "EXCHANGE_FILTER"},  # fill fields kept
     {"seq": 0},
     {"status": "PENDING"},
     {"executed_quantity": -1},

@@ -14,6 +14,7 @@ from app.config import Settings, load_settings
 from app.exchange.base import ExchangeAdapter
 from app.exchange.paper import PaperExchange
 from app.exchange.pricing import build_price_source
+from app.execution.lifecycle import OrderLifecycle
 from app.execution.service import IntentProcessor
 from app.keys import Keys
 from app.state.scripts import Scripts
@@ -38,6 +39,12 @@ class Harness:
         processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics)
         return StreamConsumer(settings, self.redis, self.redis, self.keys, processor.process, self.metrics)
 
+    def lifecycle(self, **overrides: Any) -> OrderLifecycle:
+        """A replica's order follower as app/runtime.py builds it (its own script objects)."""
+        settings = self.settings.model_copy(update=overrides)
+        return OrderLifecycle.build(settings, self.redis, self.keys, Scripts.register(self.redis), self.exchange,
+                                    self.metrics)
+
     def paper_orders(self) -> int:
         return int(self.sync.get(self.keys.paper_order_seq) or 0)
 
@@ -48,7 +55,8 @@ def build(redis_url: str, client: aioredis.Redis, sync: sync_redis.Redis, exchan
     keys = Keys.from_settings(settings)
     scripts = Scripts.register(client)
     metrics = Metrics()
-    exchange: ExchangeAdapter = PaperExchange(settings, client, keys, scripts, build_price_source(settings), metrics)
+    prices = build_price_source(settings, client, metrics)  # the client reads the quote stream when it is the source
+    exchange: ExchangeAdapter = PaperExchange(settings, client, keys, scripts, prices, metrics)
     if exchange_wrapper is not None:
         exchange = exchange_wrapper(exchange)
     processor = IntentProcessor(settings, client, keys, scripts, exchange, metrics)

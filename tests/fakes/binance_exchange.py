@@ -4,7 +4,9 @@ Behaves like Binance where the adapter depends on it (shapes from the spot rest-
 USD-M "New Order"/"Query Order" pages): MARKET orders fill at the touch, a marketable LIMIT fills
 at the touch, other LIMITs rest (GTC) or expire (IOC/FOK); filters reject with spot -1013
 "Filter failure: …" or the USD-M codes; a client order id may be reused only once the earlier
-order is no longer open; balances and margin are checked (-2010 / -2019).
+order is no longer open; balances and margin are checked (-2010 / -2019). Resting orders fill
+when a test says so (``fill``), are canceled (-2011 when not open), modified on USD-M and
+cancel-replaced on spot with the documented error codes.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ OPEN = ("NEW", "PARTIALLY_FILLED")
 class BinanceError(Exception):
     """An error response: HTTP status and Binance's {"code", "msg"}."""
 
-    def __init__(self, http_status: int, code: int, msg: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(self, http_status: int, code: int, msg: str, headers: Mapping[str, str] | None = None,
+                 data: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"{http_status} {code} {msg}")
         self.http_status, self.code, self.msg = http_status, code, msg
         self.headers = dict(headers or {})
+        self.data = data  # cancelReplace failures carry what each half did
 
 
 @dataclass(frozen=True)
@@ -149,27 +153,105 @@ class FakeExchange:
         order = FakeOrder(market, symbol, next(self._ids), coid, side, kind, tif, qty, price,
                           p.get("reduceOnly", "false").lower() == "true", now_ms)
         if marketable:
-            self._fill(order, touch)
+            self._fill(order, touch, qty)
         elif tif in ("IOC", "FOK"):
             order.status = "EXPIRED"
         self.orders.append(order)
         return order
 
-    def _fill(self, order: FakeOrder, price: Decimal) -> None:
-        quote = order.orig_qty * price
+    def _fill(self, order: FakeOrder, price: Decimal, qty: Decimal) -> None:
+        quote = qty * price
         fee_rate = self.fees[order.market]
         base = self._spec(order.symbol).base
-        order.status, order.executed, order.cum_quote = "FILLED", order.orig_qty, quote
+        order.executed += qty
+        order.cum_quote += quote
+        order.status = "FILLED" if order.executed == order.orig_qty else "PARTIALLY_FILLED"
         if order.market == USDM:
             self.balances[USDM]["USDT"] -= quote * fee_rate
             return
         wallet = self.balances[SPOT]
         sign = 1 if order.side == "BUY" else -1
-        fee, fee_asset = (order.orig_qty * fee_rate, base) if order.side == "BUY" else (quote * fee_rate, "USDT")
-        wallet[base] = wallet.get(base, Decimal(0)) + sign * order.orig_qty - (fee if fee_asset == base else 0)
+        fee, fee_asset = (qty * fee_rate, base) if order.side == "BUY" else (quote * fee_rate, "USDT")
+        wallet[base] = wallet.get(base, Decimal(0)) + sign * qty - (fee if fee_asset == base else 0)
         wallet["USDT"] -= sign * quote + (fee if fee_asset == "USDT" else 0)
-        order.fills.append({"price": _fmt(price), "qty": _fmt(order.orig_qty), "commission": _fmt(fee),
+        order.fills.append({"price": _fmt(price), "qty": _fmt(qty), "commission": _fmt(fee),
                             "commissionAsset": fee_asset, "tradeId": next(self._trade_ids)})
+
+    # -- resting orders: fills, cancel, modify (USD-M), cancel-replace (spot) ---------------------
+    def fill(self, client_order_id: str, qty: Decimal | str | None = None) -> FakeOrder:
+        """Fill a resting order at its limit price (as a maker), ``qty`` of it or all that is left."""
+        order = next(o for o in reversed(self.orders) if o.client_order_id == client_order_id and o.status in OPEN)
+        self._fill(order, order.price, Decimal(qty) if qty is not None else order.orig_qty - order.executed)
+        return order
+
+    def cancel(self, market: str, p: Mapping[str, str]) -> FakeOrder:
+        """DELETE order: -2011 unless an open order has this orderId / origClientOrderId."""
+        order = self._open(market, p, p.get("origClientOrderId"), p.get("orderId"))
+        if order is None:
+            raise BinanceError(400, -2011, "Unknown order sent.")
+        order.status = "CANCELED"
+        return order
+
+    def modify(self, p: Mapping[str, str]) -> FakeOrder:
+        """USD-M PUT order (LIMIT only; quantity and price both required; -5027 when nothing changes).
+        A partially filled order modified to a quantity at or below what it executed is canceled."""
+        qty, price = _decimal(_need(p, "quantity"), "quantity"), _decimal(_need(p, "price"), "price")
+        _need(p, "side")
+        order = self._open(USDM, p, p.get("origClientOrderId"), p.get("orderId"))
+        if order is None:
+            raise BinanceError(400, -2013, "Order does not exist.")
+        if order.type != "LIMIT":
+            raise BinanceError(400, -5025, "Only limit order is supported.")
+        if (qty, price) == (order.orig_qty, order.price):
+            raise BinanceError(400, -5027, "No need to modify the order.")
+        self._check_filters(USDM, order.symbol, qty, price, "LIMIT")
+        if qty <= order.executed:
+            order.status = "CANCELED"
+            return order
+        order.orig_qty, order.price = qty, price
+        order.status = "PARTIALLY_FILLED" if order.executed else "NEW"
+        bid, ask = self.touch(USDM, order.symbol)
+        if price >= ask if order.side == "BUY" else price <= bid:
+            self._fill(order, ask if order.side == "BUY" else bid, qty - order.executed)
+        return order
+
+    def cancel_replace(self, p: Mapping[str, str], now_ms: int) -> tuple[FakeOrder, FakeOrder]:
+        """Spot cancelReplace in STOP_ON_FAILURE mode: (canceled, new). The new order's filters are
+        checked first; a failed cancel is -2022 (nothing attempted), a refused new order after the
+        cancel is HTTP 409 -2021 (the old order stays canceled)."""
+        if _need(p, "cancelReplaceMode") != "STOP_ON_FAILURE":
+            raise BinanceError(400, -1102, "Only STOP_ON_FAILURE is simulated.")
+        symbol = self._known(p.get("symbol"))
+        self._check_filters(SPOT, symbol, _decimal(_need(p, "quantity"), "quantity"),
+                            _decimal(_need(p, "price"), "price"), _need(p, "type"))
+        old = self._open(SPOT, p, p.get("cancelOrigClientOrderId"), p.get("cancelOrderId"))
+        restriction = {"ONLY_NEW": "NEW", "ONLY_PARTIALLY_FILLED": "PARTIALLY_FILLED"}.get(
+            p.get("cancelRestrictions", ""))
+        refusal = None
+        if old is None:
+            refusal = {"code": -2011, "msg": "Unknown order sent."}
+        elif restriction and old.status != restriction:
+            refusal = {"code": -2011, "msg": "Order was not canceled due to cancel restrictions."}
+        if refusal is not None:
+            raise BinanceError(400, -2022, "Order cancel-replace failed.", data={
+                "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED", "cancelResponse": refusal,
+                "newOrderResponse": None})
+        assert old is not None
+        old.status = "CANCELED"
+        try:
+            new = self.place(SPOT, p, now_ms)
+        except BinanceError as err:
+            raise BinanceError(409, -2021, "Order cancel-replace partially failed.", data={
+                "cancelResult": "SUCCESS", "newOrderResult": "FAILURE",
+                "cancelResponse": cancel_document(old, p.get("cancelNewClientOrderId"), now_ms),
+                "newOrderResponse": {"code": err.code, "msg": err.msg}}) from None
+        return old, new
+
+    def _open(self, market: str, p: Mapping[str, str], client_order_id: str | None,
+              order_id: str | None) -> FakeOrder | None:
+        order = self.find(market, self._known(p.get("symbol")), client_order_id,
+                          int(order_id) if order_id and order_id.isdigit() else None)
+        return order if order is not None and order.status in OPEN else None
 
     def _check_filters(self, market: str, symbol: str, qty: Decimal, price: Decimal, kind: str) -> None:
         s = self._spec(symbol)
@@ -234,6 +316,19 @@ def order_document(order: FakeOrder, response_type: str, now_ms: int) -> dict[st
         doc.update(stopPrice="0.00000000", icebergQty="0.00000000", time=order.time_ms, updateTime=now_ms,
                    isWorking=order.status in OPEN)
     return doc
+
+
+def cancel_document(order: FakeOrder, cancel_client_order_id: str | None, now_ms: int) -> dict[str, Any]:
+    """A DELETE order answer: USD-M gives the order; spot the order under the cancel's own clientOrderId."""
+    if order.market == USDM:
+        return order_document(order, "RESULT", now_ms)
+    doc = order_document(order, "RESULT", now_ms)
+    for name in ("workingTime", "transactTime"):
+        doc.pop(name, None)
+    return {"symbol": order.symbol, "origClientOrderId": order.client_order_id, "orderId": order.order_id,
+            "orderListId": -1, "clientOrderId": cancel_client_order_id or f"cancel-{order.order_id}",
+            "transactTime": now_ms, **{k: v for k, v in doc.items()
+                                       if k not in ("symbol", "orderId", "orderListId", "clientOrderId")}}
 
 
 def _filter_failure(market: str, filter_name: str, futures_code: int, futures_msg: str) -> None:

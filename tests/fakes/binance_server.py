@@ -14,6 +14,7 @@ Use::
         fake.faults.fail_after_create = 1             # see Faults
         fake.throttle(retry_after_s=1)                # next request: 429, then 418 if not respected
         fake.orders_for(client_order_id)              # what exists; fake.requests: what arrived
+        fake.exchange.fill(client_order_id, qty)      # a resting order fills (partly) at its limit price
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from tests.fakes.binance_exchange import SPOT, USDM, BinanceError, FakeExchange, FakeOrder, order_document
+from tests.fakes.binance_exchange import (SPOT, USDM, BinanceError, FakeExchange, FakeOrder, cancel_document,
+                                          order_document)
 
 SPOT_RATE_LIMITS = (
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
@@ -48,11 +50,13 @@ ROUTES: Mapping[tuple[str, str], tuple[str, int, bool]] = {
     ("GET", "/api/v3/ping"): (SPOT, 1, False), ("GET", "/api/v3/time"): (SPOT, 1, False),
     ("GET", "/api/v3/exchangeInfo"): (SPOT, 20, False), ("GET", "/api/v3/ticker/bookTicker"): (SPOT, 2, False),
     ("POST", "/api/v3/order"): (SPOT, 1, True), ("GET", "/api/v3/order"): (SPOT, 4, True),
-    ("GET", "/api/v3/account"): (SPOT, 20, True),
+    ("GET", "/api/v3/account"): (SPOT, 20, True), ("DELETE", "/api/v3/order"): (SPOT, 1, True),
+    ("POST", "/api/v3/order/cancelReplace"): (SPOT, 1, True),
     ("GET", "/fapi/v1/ping"): (USDM, 1, False), ("GET", "/fapi/v1/time"): (USDM, 1, False),
     ("GET", "/fapi/v1/exchangeInfo"): (USDM, 1, False), ("GET", "/fapi/v1/ticker/bookTicker"): (USDM, 2, False),
     ("POST", "/fapi/v1/order"): (USDM, 0, True), ("GET", "/fapi/v1/order"): (USDM, 1, True),
     ("POST", "/fapi/v1/leverage"): (USDM, 1, True), ("GET", "/fapi/v2/account"): (USDM, 5, True),
+    ("DELETE", "/fapi/v1/order"): (USDM, 1, True), ("PUT", "/fapi/v1/order"): (USDM, 0, True),
 }
 _SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
@@ -225,6 +229,8 @@ class FakeBinance:
             status, payload = 200, await self._dispatch(request, route, body, params, headers)
         except BinanceError as err:
             status, payload = err.http_status, {"code": err.code, "msg": err.msg}
+            if err.data is not None:
+                payload["data"] = err.data
             headers.update(err.headers)
         record.status = status
         record.code = payload.get("code") if status >= 400 and isinstance(payload, dict) else None
@@ -313,7 +319,8 @@ class FakeBinance:
     def _handlers(self) -> dict[str, Callable[[str, dict[str, str], dict[str, str]], Awaitable[Any]]]:
         return {"ping:GET": self._ping, "time:GET": self._time, "exchangeInfo:GET": self._exchange_info,
                 "bookTicker:GET": self._book_ticker, "order:POST": self._new_order, "order:GET": self._query_order,
-                "leverage:POST": self._leverage, "account:GET": self._account}
+                "leverage:POST": self._leverage, "account:GET": self._account, "order:DELETE": self._cancel_order,
+                "order:PUT": self._modify_order, "cancelReplace:POST": self._cancel_replace}
 
     async def _ping(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
         return {}
@@ -359,6 +366,22 @@ class FakeBinance:
         if order is None:
             raise BinanceError(400, -2013, "Order does not exist.")
         return order_document(order, "QUERY", self.server_time_ms())
+
+    async def _cancel_order(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        order = self.exchange.cancel(market, p)
+        return cancel_document(order, p.get("newClientOrderId"), self.server_time_ms())
+
+    async def _modify_order(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        self._count_order(market, h)
+        return order_document(self.exchange.modify(p), "RESULT", self.server_time_ms())
+
+    async def _cancel_replace(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        self._count_order(market, h)
+        now = self.server_time_ms()
+        old, new = self.exchange.cancel_replace(p, now)
+        return {"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS",
+                "cancelResponse": cancel_document(old, p.get("cancelNewClientOrderId"), now),
+                "newOrderResponse": order_document(new, p.get("newOrderRespType", "FULL"), now)}
 
     async def _leverage(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
         symbol, leverage = p.get("symbol", ""), int(p.get("leverage", "0"))

@@ -9,17 +9,24 @@ record of 424 bytes without a bound is 0.42 GB more Redis every day.
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import json
+from decimal import Decimal
 from typing import Any, Callable, Iterator
 
 import pytest
 import redis
+import redis.asyncio as aioredis
 
+from app.cli.quote import publish_quote
 from app.config import Settings, load_settings
+from app.exchange.base import Quote
 from app.exchange.paper import bundled_rules
+from app.exchange.quote_entry import QUOTE_STREAM_MAXLEN
 from app.execution.settlements import COUNTERS
 from app.keys import Keys
+from app.state.orders import FINAL_COUNTERS
 from tests.reliability.conftest import service_env
 from tests.reliability.leaks import Secrets
 from tests.reliability.workload import alternating, publish_all, wait_for
@@ -31,8 +38,8 @@ NODE = 100  # a stream is trimmed by whole nodes of up to 100 entries (stream-no
 RUN = {"STREAM_MAXLEN": "100", "HISTORY_LIMIT": "10", "MAX_DELIVERIES": "1", "PENDING_RETRY_S": "0.2"}
 
 # Names whose keys expire: per intent, per minute, or a shared cache or pause.
-EXPIRE = {"order", "entry_done", "paper_order", "order_rate", "rate_bucket", "exchange_pause", "exchange_info",
-          "binance_leverage"}
+EXPIRE = {"order", "entry_done", "paper_order", "paper_match", "order_rate", "rate_bucket", "exchange_pause",
+          "exchange_info", "binance_leverage"}
 
 Check = Callable[[redis.Redis, str, Settings], str | None]  # what is wrong with the key, None when in bounds
 
@@ -67,16 +74,37 @@ def _strings(values: Any) -> set[str]:
     return {v.decode() for v in values}
 
 
+def _open_orders_cap(s: Settings) -> int:
+    """MAX_OPEN_ORDERS, passed by at most a batch per replica admitting at the same moment."""
+    return s.max_open_orders + s.read_batch_size
+
+
+def _live(client: redis.Redis, key: str, s: Settings) -> str | None:
+    """An order's live record lives while it is open (their number capped), then IDEMPOTENCY_TTL_S."""
+    intent_id = key.split(":live:", 1)[1]
+    if client.ttl(key) >= 0 or client.zscore(Keys.from_settings(s).open_orders, intent_id) is not None:
+        return None
+    return "neither open nor expiring"
+
+
 # Names whose keys do not expire, with the cap that bounds them (docs/performance.md, Redis memory).
 CAPPED: dict[str, Check] = {
     "intent_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: s.kept_intents + NODE),
     "result_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: s.stream_maxlen + NODE),
     "dlq_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: s.kept_intents + NODE),
+    "order_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: s.stream_maxlen + NODE),
+    "open_orders": _at_most("open orders", lambda c, k: c.zcard(k), _open_orders_cap),
+    "expiries": _at_most("open orders", lambda c, k: c.zcard(k), _open_orders_cap),
+    "book": _at_most("open orders", lambda c, k: c.zcard(k), _open_orders_cap),
+    "live": _live,
+    # written by the user's feed, which adds with MAXLEN ~ as `python -m app quote` does (docs/configuration.md)
+    "quote_stream": _at_most("entries", lambda c, k: c.xlen(k), lambda s: QUOTE_STREAM_MAXLEN + NODE),
     "trades": _at_most("trades", lambda c, k: c.llen(k), lambda s: s.history_limit),
     "orders_recent": _at_most("orders", lambda c, k: c.llen(k), lambda s: s.history_limit),
     "inflight": _at_most("intents in flight once all are answered", lambda c, k: c.scard(k), lambda s: 0),
     "counters": _within("counters", lambda c, k: _strings(c.hkeys(k)),
-                        lambda s: set(COUNTERS.values()) | {"duplicates"}),
+                        lambda s: set(COUNTERS.values()) | set(FINAL_COUNTERS.values()) |
+                        {"duplicates", "canceled", "amended"}),
     "position": _within("symbol", lambda c, k: {k.rsplit(":", 1)[1]}, _symbols),
     "positions_index": _within("symbols", lambda c, k: _strings(c.smembers(k)), _symbols),
     "reserved": _within("symbols", lambda c, k: _strings(c.hkeys(k)), _symbols),
@@ -119,6 +147,8 @@ def mix(client: redis.Redis, fills: int) -> int:
     bodies += [intent("BTCUSDT", "BUY", quantity=1.0),                                   # POSITION_LIMIT
                intent("BTCUSDT", "BUY", quantity=0.0001),                                # EXCHANGE_FILTER
                intent("ETHUSDT", "BUY", quantity=0.01, order_type="LIMIT", price=3300.0),  # rests: NEW
+               intent("ETHUSDT", "BUY", quantity=0.01, order_type="LIMIT", price=3300.0,
+                      expire_after_s=0.5),                                               # rests, then EXPIRED
                intent("FOOUSDT", "BUY", quantity=1.0)]                                   # SYMBOL_NOT_ALLOWED
     bodies += [bodies[0], bodies[1]]                                                     # duplicates
     publish_all(client, bodies)
@@ -127,14 +157,24 @@ def mix(client: redis.Redis, fills: int) -> int:
     return len(bodies) + 2
 
 
+async def _quote(settings: Settings) -> None:
+    """One quote as `python -m app quote` adds it, so the run has a quote stream to map."""
+    client = aioredis.Redis.from_url(settings.redis_dsn)
+    try:
+        await publish_quote(client, settings.quote_stream, "BTCUSDT", Quote(Decimal("94000.1"), Decimal("94000.2")))
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture
 def run_settings(redis_url: str) -> Iterator[Callable[..., Settings]]:
     yield lambda **env: load_settings({k: str(v) for k, v in {**RUN, **env}.items()}, redis_url=redis_url)
 
 
 def _answered(client: redis.Redis, settings: Settings) -> int:
-    """Entries answered, by the service's counters: the result stream is capped."""
-    return sum(int(n) for n in client.hvals(Keys.from_settings(settings).counters))
+    """Entries answered, by the service's counters of results (the result stream is capped)."""
+    answers = set(COUNTERS.values()) | {"duplicates", "canceled", "amended"}
+    return sum(n for name, n in counters_of(client, settings).items() if name in answers)
 
 
 def _finish(client: redis.Redis, service: ServiceProcess, entries: int, settings: Settings) -> None:
@@ -150,15 +190,24 @@ def test_every_key_of_a_paper_run_expires_or_has_a_cap(
     dead = publish_raw(sync, {"data": json.dumps(intent("BNBUSDT", "BUY", quantity=1.0))})  # -> dead letter
     service = services("bounds", **RUN)
     settings = run_settings()
+    asyncio.run(_quote(settings))
     _finish(sync, service, entries + 1, settings)
 
     seen, problems = unbounded(sync, settings)
     assert not problems, "\n".join(problems)
     assert {"order", "entry_done", "paper_order", "order_rate", "intent_stream", "result_stream", "dlq_stream",
-            "trades", "orders_recent", "counters", "position", "paper_wallet"} <= seen
+            "trades", "orders_recent", "counters", "position", "paper_wallet", "quote_stream"} <= seen
     assert sync.xrange(settings.dlq_stream)[0][1][b"dlq_entry_id"].decode() == dead
-    counters = {k.decode(): int(v) for k, v in sync.hgetall(Keys.from_settings(settings).counters).items()}
-    assert counters == {"filled": 240, "rejected": 5, "open": 1, "duplicates": 2, "failed": 1}, "the mix ran"
+    wait_for(lambda: counters_of(sync, settings).get("orders_expired") == 1, "the order expiring", timeout=30.0)
+    seen, problems = unbounded(sync, settings)
+    assert not problems, "\n".join(problems)
+    assert {"live", "open_orders", "book", "order_stream"} <= seen
+    assert counters_of(sync, settings) == {"filled": 240, "rejected": 5, "open": 2, "duplicates": 2, "failed": 1,
+                                           "orders_expired": 1}, "the mix ran"
+
+
+def counters_of(client: redis.Redis, settings: Settings) -> dict[str, int]:
+    return {k.decode(): int(v) for k, v in client.hgetall(Keys.from_settings(settings).counters).items()}
 
 
 def test_every_key_of_a_binance_run_expires_or_has_a_cap(

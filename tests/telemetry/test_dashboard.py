@@ -9,7 +9,7 @@ from app.telemetry.metrics import Metrics
 from tests.telemetry.promql import dashboard_queries, exported_names, iter_panels, load_dashboard, metric_names
 
 ROWS = ["Throughput", "Outcome mix", "Latency", "Consumer: lag and pending", "Risk", "Exchange",
-        "Positions and trading state", "Health"]
+        "Positions and trading state", "Open orders", "Health"]
 
 
 def test_every_metric_in_every_expression_is_exported() -> None:

@@ -33,6 +33,12 @@ def feed(metrics: Metrics) -> None:
     metrics.position_notional.labels("BTCUSDT").set(650.0)
     metrics.set_trading_state("ACTIVE")
     metrics.rate_limit_used.set(0.1)
+    metrics.open_orders.set(2)
+    metrics.oldest_open_order_age.set(42.0)
+    metrics.order_fills.labels("BTCUSDT").inc()
+    metrics.order_changes.labels("FILLED", "").inc()
+    metrics.order_changes.labels("CANCELED", "KILL_SWITCH").inc()
+    metrics.time_to_fill.observe(12.5)
     for gauge in (metrics.exchange_up, metrics.redis_up, metrics.consumer_up):
         gauge.set(1)
 

@@ -20,7 +20,8 @@ from redis.exceptions import RedisError
 
 from app.config import Settings
 from app.exchange.base import ComponentStatus, ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote
-from app.exchange.binance.errors import ExchangeFailure
+from app.exchange.binance.changes import OrderChanges
+from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.exchange_info import ExchangeInfoCache
 from app.exchange.binance.health import ExchangeState
 from app.exchange.binance.markets import market_api
@@ -30,6 +31,7 @@ from app.exchange.filters import SymbolRules, check_order
 from app.exchange.ratelimit import Bucket, RateBudget, buckets_for
 from app.keys import Keys
 from app.models.result import Reason, Status
+from app.orders.machine import Order, VenueUpdate
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class BinanceAdapter(ExchangeAdapter):
         self._transport = Transport(settings, self._api, self._budget, self._state, metrics)
         self._info = ExchangeInfoCache(redis, keys, settings.binance_market, settings.binance_exchange_info_ttl_s)
         self._orders = OrderSender(self._transport, settings.binance_recv_window_ms)
+        self._changes = OrderChanges(self._transport)
         self._order_window_s = settings.max_intent_age_s or 30.0
         self._quotes: dict[str, tuple[float, Quote]] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -139,6 +142,18 @@ class BinanceAdapter(ExchangeAdapter):
         except ExchangeFailure as failure:
             raise OutcomeUnknown(f"could not look up {client_order_id} on {symbol}: {failure.error.message}") from None
 
+    async def cancel_order(self, order: Order) -> VenueUpdate:
+        try:
+            return await self._changes.cancel(order, time.monotonic() + self._order_window_s)
+        except ExchangeFailure as failure:
+            raise _unsettled(f"cancel of {order.client_order_id}", failure) from None
+
+    async def amend_order(self, order: Order, price: Decimal | None, quantity: Decimal | None) -> VenueUpdate:
+        try:
+            return await self._changes.amend(order, price, quantity, time.monotonic() + self._order_window_s)
+        except ExchangeFailure as failure:
+            raise _unsettled(f"amend of {order.client_order_id}", failure) from None
+
     async def _refuse_locally(self, request: OrderRequest) -> ExecutionReport | None:
         """The filters Binance would apply (-1013/-4164), checked before any request is spent."""
         rules = self._info.get(request.symbol)
@@ -208,3 +223,11 @@ class BinanceAdapter(ExchangeAdapter):
             except RedisError as exc:
                 log.warning("binance background check could not reach Redis: %s", exc)
             self._state.publish(self._metrics)
+
+
+def _unsettled(what: str, failure: ExchangeFailure) -> Exception:
+    """A cancel or amend that may have happened is OutcomeUnknown; one that did not, ExchangeUnavailable."""
+    error = failure.error
+    if error.kind is Kind.UNKNOWN_OUTCOME:
+        return OutcomeUnknown(f"{what}: {error.message}; ask again")
+    return ExchangeUnavailable(f"{what}: {error.message}", error.report().reason or Reason.EXCHANGE_UNAVAILABLE)

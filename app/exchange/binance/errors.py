@@ -48,7 +48,7 @@ CODE_KINDS: Mapping[int, Kind] = {
     -4024: Kind.FILTER, -4131: Kind.FILTER,
     -2018: Kind.BALANCE, -2019: Kind.BALANCE,
     -4116: Kind.DUPLICATE,
-    -2013: Kind.NOT_FOUND,
+    -2013: Kind.NOT_FOUND, -2011: Kind.NOT_FOUND,  # -2011: a cancel of no open order by that id
     -1121: Kind.UNKNOWN_SYMBOL,
     -2015: Kind.AUTH, -1022: Kind.AUTH, -2014: Kind.AUTH, -1002: Kind.AUTH,
     -1021: Kind.CLOCK,

@@ -14,6 +14,7 @@ from app.config import Market
 from app.exchange.base import ExecutionReport, OrderRequest
 from app.exchange.binance.client import BinanceHttp
 from app.exchange.binance.reports import futures_report, spot_report
+from app.orders.machine import Order
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class MarketApi:
     book_ticker: Endpoint
     order_create: Endpoint
     order_query: Endpoint
+    order_cancel: Endpoint
+    order_amend: Endpoint  # USD-M modify (PUT /fapi/v1/order); spot cancel-replace (POST /api/v3/order/cancelReplace)
     account: Endpoint
     leverage: Endpoint | None
     methods: Mapping[str, str]
@@ -56,6 +59,22 @@ class MarketApi:
             params["reduceOnly"] = "true"
         return params
 
+    def amend_params(self, order: Order, price: Decimal, quantity: Decimal, replacement: str) -> dict[str, Any]:
+        """USD-M modify needs both price and the new total quantity. Spot replaces the order: the new
+        one is for what is left of ``quantity`` after the fills booked so far, and while nothing has
+        filled the cancel half only succeeds if that is still so (ONLY_NEW), so no fill slips in
+        between the service's read and the replacement."""
+        if self.market is Market.USDM:
+            return {"symbol": order.symbol, "origClientOrderId": order.client_order_id, "side": order.side,
+                    "quantity": _plain(quantity), "price": _plain(price)}
+        params = {"symbol": order.symbol, "side": order.side, "type": "LIMIT", "timeInForce": "GTC",
+                  "cancelReplaceMode": "STOP_ON_FAILURE", "cancelOrigClientOrderId": order.client_order_id,
+                  "newClientOrderId": replacement, "quantity": _plain(quantity - order.executed_qty),
+                  "price": _plain(price), "newOrderRespType": self.response_type}
+        if order.executed_qty == 0:
+            params["cancelRestrictions"] = "ONLY_NEW"
+        return params
+
 
 def _plain(value: Decimal) -> str:
     return f"{value.normalize():f}"
@@ -68,11 +87,14 @@ SPOT = MarketApi(
     book_ticker=Endpoint("book_ticker", 2),
     order_create=Endpoint("order_create", 1, orders=1, signed=True),
     order_query=Endpoint("order_query", 4, signed=True),
+    order_cancel=Endpoint("order_cancel", 1, signed=True),
+    order_amend=Endpoint("order_amend", 1, orders=1, signed=True),
     account=Endpoint("account", 20, signed=True),
     leverage=None,
     methods={"time": "get_server_time", "exchange_info": "get_exchange_info",
              "book_ticker": "get_orderbook_ticker", "order_create": "create_order",
-             "order_query": "get_order", "account": "get_account"},
+             "order_query": "get_order", "order_cancel": "cancel_order", "order_amend": "cancel_replace_order",
+             "account": "get_account"},
     response_type="FULL",
     report=spot_report,
 )
@@ -84,11 +106,14 @@ USDM = MarketApi(
     book_ticker=Endpoint("book_ticker", 2),
     order_create=Endpoint("order_create", 0, orders=1, signed=True),
     order_query=Endpoint("order_query", 1, signed=True),
+    order_cancel=Endpoint("order_cancel", 1, signed=True),
+    order_amend=Endpoint("order_amend", 0, orders=1, signed=True),
     account=Endpoint("account", 5, signed=True),
     leverage=Endpoint("leverage", 1, signed=True),
     methods={"time": "futures_time", "exchange_info": "futures_exchange_info",
              "book_ticker": "futures_orderbook_ticker", "order_create": "futures_create_order",
-             "order_query": "futures_get_order", "account": "futures_account",
+             "order_query": "futures_get_order", "order_cancel": "futures_cancel_order",
+             "order_amend": "futures_modify_order", "account": "futures_account",
              "leverage": "futures_change_leverage"},
     # RESULT makes a MARKET order answer with its final fill; the default ACK says only NEW.
     response_type="RESULT",

@@ -8,10 +8,11 @@ fee is 0 and its fee_asset None.
 from __future__ import annotations
 
 from collections import Counter
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Mapping
 
 from app.exchange.base import ExecutionReport
+from app.exchange.binance.updates import dec
 from app.models.result import Reason, Status
 
 ZERO = Decimal(0)
@@ -19,19 +20,19 @@ _CLOSED = {"CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED", "PENDING_CANCE
 
 
 def spot_report(doc: Mapping[str, Any]) -> ExecutionReport:
-    executed = _dec(doc.get("executedQty"))
-    quote_qty = _dec(doc.get("cummulativeQuoteQty"))
+    executed = dec(doc.get("executedQty"))
+    quote_qty = dec(doc.get("cummulativeQuoteQty"))
     fills = doc.get("fills") or ()
-    fee = sum((_dec(f.get("commission")) for f in fills), ZERO)
+    fee = sum((dec(f.get("commission")) for f in fills), ZERO)
     assets = Counter(f.get("commissionAsset") for f in fills if f.get("commissionAsset"))
     avg = quote_qty / executed if executed > 0 and quote_qty > 0 else None
     return _report(doc, executed, avg, quote_qty, fee, assets.most_common(1)[0][0] if assets else None)
 
 
 def futures_report(doc: Mapping[str, Any]) -> ExecutionReport:
-    executed = _dec(doc.get("executedQty"))
-    avg = _dec(doc.get("avgPrice"))
-    quote_qty = _dec(doc.get("cumQuote"))
+    executed = dec(doc.get("executedQty"))
+    avg = dec(doc.get("avgPrice"))
+    quote_qty = dec(doc.get("cumQuote"))
     if quote_qty == 0 and executed > 0 and avg > 0:
         quote_qty = executed * avg
     return _report(doc, executed, avg if avg > 0 else None, quote_qty, ZERO, None)
@@ -73,12 +74,5 @@ def status_of(raw: str, executed: Decimal) -> tuple[Status, Reason | None]:
 def _message(raw: str, executed: Decimal, doc: Mapping[str, Any]) -> str:
     if raw == "FILLED":
         return ""
-    orig = _dec(doc.get("origQty"))
+    orig = dec(doc.get("origQty"))
     return f"exchange status {raw or 'missing'}: {executed.normalize():f} of {orig.normalize():f} filled"
-
-
-def _dec(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else ZERO
-    except InvalidOperation:
-        return ZERO

@@ -25,7 +25,8 @@ local function make_order_apply(K, A, book_wallet)
 
     local fill = tonumber(item[7])
     redis.call('HSET', live, unpack(item[3]))
-    if trade_id ~= '' then redis.call('HSET', live, 't:' .. trade_id, math.abs(fill)) end
+    -- the quantity as the service wrote it: a Lua number would come back as 0.40000000000000002
+    if trade_id ~= '' then redis.call('HSET', live, 't:' .. trade_id, (string.gsub(item[7], '^%-', ''))) end
     local reserve = tonumber(item[12])
     if reserve ~= 0 then redis.call('HINCRBYFLOAT', K[2], symbol, reserve) end
     if fill ~= 0 then

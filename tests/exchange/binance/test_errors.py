@@ -46,6 +46,7 @@ LISTED = [
      Kind.CLOCK, Status.FAILED, Reason.EXCHANGE_UNAVAILABLE),
     (400, -1121, "Invalid symbol.", Kind.UNKNOWN_SYMBOL, Status.REJECTED, Reason.EXCHANGE_REJECTED),
     (400, -2013, "Order does not exist.", Kind.NOT_FOUND, None, None),
+    (400, -2011, "Unknown order sent.", Kind.NOT_FOUND, None, None),
     (400, -4116, "ClientOrderId is duplicated.", Kind.DUPLICATE, None, None),
     (400, -2010, "Duplicate order sent.", Kind.DUPLICATE, None, None),
     (503, -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
