@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.api.deps import AdminAuth, AdminRoute, RuntimeDep
 from app.api.errors import ApiError, error_responses
@@ -97,17 +99,24 @@ async def order(runtime: RuntimeDep, intent_id: str = IntentId) -> dict[str, Any
 @admin.delete("/orders/{intent_id}", response_model=LiveOrder, responses=error_responses(
     404, 409, 422, 503, meanings={**NOT_FOUND, 409: "The order is not open: already final, or never placed "
                                                 "(`ORDER_NOT_OPEN`); `detail` says its status.",
-                             503: "Redis is unavailable (`UNAVAILABLE`), or the cancel was not confirmed "
-                                  "(`CANCEL_NOT_CONFIRMED`); retry later."}))
+                             503: "Redis is unavailable (`UNAVAILABLE`), or the venue did not confirm the cancel "
+                                  "(`CANCEL_NOT_CONFIRMED`): the order is still open; retry later."}))
 async def cancel(runtime: RuntimeDep, intent_id: str = IntentId) -> dict[str, Any]:
     """Withdraw an open order at the venue; the answer is the order afterwards: CANCELED, or FILLED
     when a fill got there first. The order stream gets the event, and its reservation is released."""
     await _ensure_open(runtime, intent_id)
-    await runtime.orders.cancel([intent_id], HTTP_CANCEL)
+    not_confirmed = ApiError(503, "CANCEL_NOT_CONFIRMED", f"the cancel of order {intent_id!r} was not confirmed; "
+                                                          "retry", headers={"Retry-After": "1"})
+    try:
+        await runtime.orders.cancel([intent_id], HTTP_CANCEL)
+    except (RedisConnectionError, RedisTimeoutError):
+        raise
+    except Exception as exc:  # the venue away, as for a CANCEL intent: the order stays open, the caller retries
+        log.warning("order %s: cancel over HTTP not confirmed: %s", intent_id, type(exc).__name__)
+        raise not_confirmed from exc
     after = await runtime.orders.book.get(intent_id)
     if after is None or not after.status.final:
-        raise ApiError(503, "CANCEL_NOT_CONFIRMED", f"the cancel of order {intent_id!r} was not confirmed; retry",
-                       headers={"Retry-After": "1"})
+        raise not_confirmed
     log.info("order %s %s over HTTP", intent_id, after.status.value)
     return order_view(after)
 
