@@ -113,7 +113,8 @@ class Keys:
 
     @property
     def reserved(self) -> str:
-        """Hash symbol -> signed base quantity reserved by orders in flight."""
+        """Hash `<symbol>:BUY` / `<symbol>:SELL` -> base quantity (>= 0) that open or in-flight orders
+        of that side may still add: each side counts at its worst case, never netted (gate.lua)."""
         return f"{self.prefix}:risk:reserved"
 
     @property
@@ -162,3 +163,8 @@ class Keys:
     def binance_leverage(self, symbol: str) -> str:
         """String with TTL: the USD-M leverage last set for a symbol, so replicas set it once."""
         return f"{self.prefix}:binance:leverage:{symbol}"
+
+
+def reserved_field(symbol: str, side: str) -> str:
+    """The field of ``Keys.reserved`` for one side of a symbol (library.lua's reserve builds the same)."""
+    return f"{symbol}:{side}"

@@ -132,7 +132,7 @@ class ActionStage:
                                 target, release=held)
         delta = float(new_remaining - target.remaining) * target.sign
         candidate = Candidate(intent_id=action.intent_id, entry_id=action.entry_id, symbol=target.symbol,
-                              delta_qty=delta, price=prepared.price, reduce_only=target.reduce_only,
+                              side=target.side, delta_qty=delta, price=prepared.price, reduce_only=target.reduce_only,
                               client_order_id=client_order_id(action.intent_id), precheck=None,
                               check_done=w.delivery.deliveries > 1, mark=prepared.mark)
         admission = (await self._gate.admit([candidate], int(received // 60)))[0]
@@ -141,7 +141,7 @@ class ActionStage:
         if not admission.admitted:
             return self._answer(action, results.status_for(Reason(admission.reason)), Reason(admission.reason),
                                 admission.message, received, now, target)
-        reserved = admission.reserved_qty if admission.verdict is Verdict.RESUME else delta
+        reserved = admission.reserved_qty if admission.verdict is Verdict.RESUME else candidate.reservation
         new_quantity = prepared.request.quantity
 
         async def decide(order: Order) -> VenueUpdate:

@@ -164,7 +164,7 @@ class IntentProcessor:
             qty = float(prep.request.quantity) if prep.request else 0.0
             candidates.append((w, Candidate(
                 intent_id=w.parsed.intent_id, entry_id=w.delivery.entry_id, symbol=w.parsed.symbol,
-                delta_qty=qty * w.parsed.sign, price=prep.price, reduce_only=w.parsed.reduce_only,
+                side=w.parsed.side, delta_qty=qty * w.parsed.sign, price=prep.price, reduce_only=w.parsed.reduce_only,
                 client_order_id=w.parsed.client_order_id, check_done=redelivered,
                 precheck=self._dead_letter_denial(w) if w.dead_letter else prep.denial, mark=prep.mark)))
         if answered_checks:

@@ -6,6 +6,10 @@ Two groups:
 - ``evaluate_book``: checks against shared state (trading state, positions, reservations, order
   rate). These must hold across replicas, so Redis enforces them atomically in
   app/state/lua/gate.lua; this function is the specification that script is tested against.
+
+Open and in-flight orders count at their worst case: each side of a symbol has its own reservation,
+never netted against the other, because either side may fill while the other is canceled. An open
+SELL does not make room for a BUY.
 """
 
 from __future__ import annotations
@@ -42,13 +46,15 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Book:
-    """What the shared state says for one symbol at admission time."""
+    """What the shared state says for one symbol at admission time. ``reserved_buy`` and
+    ``reserved_sell`` (>= 0) are the base quantities open or in-flight orders may still add on each side."""
 
     trading_state: TradingState = TradingState.ACTIVE
     position_qty: float = 0.0
-    reserved_qty: float = 0.0
-    # other symbols: symbol -> (position + reserved quantity, mark price)
-    others: dict[str, tuple[float, float]] = field(default_factory=dict)
+    reserved_buy: float = 0.0
+    reserved_sell: float = 0.0
+    # other symbols: symbol -> (position, reserved BUY, reserved SELL, mark price)
+    others: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     orders_this_minute: int = 0
 
 
@@ -90,10 +96,21 @@ def reduces(current: float, new: float) -> bool:
     return abs(new) < abs(current) - EPS and current * new >= 0
 
 
+def worst_case(position: float, reserved_buy: float, reserved_sell: float) -> float:
+    """The largest absolute position a symbol can reach if every open order of one side fills."""
+    return max(abs(position + reserved_buy), abs(position - reserved_sell))
+
+
 def evaluate_book(
-    symbol: str, delta_qty: float, price: float, reduce_only: bool, book: Book, limits: Limits
+    symbol: str, side: str, delta_qty: float, price: float, reduce_only: bool, book: Book, limits: Limits
 ) -> Denial | None:
-    current = book.position_qty + book.reserved_qty
+    """``delta_qty`` is side-signed (a BUY adds, a SELL subtracts; an AMEND that shrinks a BUY is
+    negative). Every check looks at the worst case of the order's own side: the position as if all
+    open orders of that side filled."""
+    if side == "BUY":
+        current = book.position_qty + book.reserved_buy
+    else:
+        current = book.position_qty - book.reserved_sell
     new = current + delta_qty
     is_reducing = reduces(current, new)
     if book.trading_state is TradingState.HALTED:
@@ -110,8 +127,8 @@ def evaluate_book(
     if grows:
         total = abs(new) * price
         for other in sorted(s for s in book.others if s != symbol):  # in symbol order, as gate.lua sums
-            qty, mark = book.others[other]
-            total += abs(qty) * mark
+            position, buys, sells, mark = book.others[other]
+            total += worst_case(position, buys, sells) * mark
         if total > limits.max_total_exposure_usd + 1e-9:
             return Denial(Reason.EXPOSURE_LIMIT,
                           f"total exposure would be {total:.2f} USD, "

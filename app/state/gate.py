@@ -2,7 +2,8 @@
 
 For each intent, in order and atomically across replicas, the script decides: already answered,
 duplicate of an executed intent id, in flight elsewhere, resumed after a crash, denied, or admitted
-with its exposure reserved.
+with its exposure reserved on its side (open orders count at their worst case: see
+app/risk/checks.py).
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ class Admission:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
-    """One intent as the gate sees it."""
+    """One intent as the gate sees it. ``delta_qty`` is side-signed (BUY +, SELL -); ``side`` is the
+    order's, which an AMEND that shrinks an order needs (its delta then has the other sign)."""
 
     intent_id: str
     entry_id: str
     symbol: str
+    side: str
     delta_qty: float
     price: float  # the order's value per unit for the limits: the worse of its limit and the market
     reduce_only: bool
@@ -55,11 +58,19 @@ class Candidate:
     check_done: bool
     mark: float  # the market price, recorded for valuing this symbol's position in later exposure checks
 
+    @property
+    def reservation(self) -> float:
+        """What admitting it reserves (side-signed): its delta when that adds to its side, else 0. An
+        AMEND that shrinks an order reserves nothing and releases nothing: the venue may fill the
+        old size until it confirms the change, and app/state/orders.py releases the difference then."""
+        adds = self.delta_qty > 0 if self.side == "BUY" else self.delta_qty < 0
+        return self.delta_qty if adds else 0.0
+
     def encode(self) -> bytes:
         return orjson.dumps([self.intent_id, self.entry_id, self.symbol, repr(self.delta_qty), repr(self.price),
                            self.precheck.reason.value if self.precheck else "",
                            self.precheck.message if self.precheck else "", int(self.reduce_only),
-                           self.client_order_id, int(self.check_done), repr(self.mark)])
+                           self.client_order_id, int(self.check_done), repr(self.mark), self.side])
 
 
 ScriptPart = tuple[list[str], list[Any]]  # the KEYS and ARGV a Lua function of another module takes

@@ -27,7 +27,7 @@ class Settlement:
     result: Result
     counter: str
     record_order: bool
-    release_qty: float = 0.0
+    release_qty: float = 0.0  # side-signed (BUY +, SELL -), released from the result's side
     fill_qty: float = 0.0
     fill_price: float = 0.0
     trade: dict[str, Any] | None = None
@@ -40,7 +40,7 @@ class Settlement:
         r = self.result
         meta = [r.intent_id, r.intent_entry_id, self.counter, r.symbol or "", repr(self.release_qty),
                 repr(self.fill_qty), repr(self.fill_price), repr(r.fee), int(self.record_order), r.leverage or 1,
-                [item for pair in self.extra_fields.items() for item in pair], *self._order_parts()]
+                [item for pair in self.extra_fields.items() for item in pair], *self._order_parts(), r.side or ""]
         return orjson.dumps(meta), r.model_dump_json(), orjson.dumps(self.trade) if self.trade else b""
 
     def _order_parts(self) -> list[Any]:

@@ -170,7 +170,7 @@ class OrderBook:
         before, after, fill = change.before, change.after, change.fill
         sign = after.sign
         filled = fill.quantity if fill else Decimal(0)
-        reservation = sign * (change.reserved - filled - change.released)
+        reservation = change.reserved - filled - change.released  # on the order's side
         event = change_event(change, now)
         trade = ""
         if fill is not None:

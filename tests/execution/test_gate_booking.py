@@ -9,6 +9,7 @@ import redis as sync_redis
 import redis.asyncio as aioredis
 
 from tests.execution.conftest import Harness, build
+from tests.utils.reservations import sides
 from tests.utils.streams import by_entry, intent, pending_count, publish, results
 
 
@@ -61,7 +62,7 @@ async def test_only_what_the_gate_admits_is_booked(redis_url: str, aredis: aiore
     assert h.paper_orders() == 2
     wallet = {k.decode(): v.decode() for k, v in sync.hgetall(h.keys.paper_wallet).items()}
     assert abs(float(wallet["q:BTCUSDT"]) - 0.001) < 1e-12  # the denied order never reached the book
-    assert float(sync.hget(h.keys.reserved, "BTCUSDT")) == 0.0
+    assert sides(sync.hgetall(h.keys.reserved)) == (0, 0)
 
 
 async def test_a_booking_the_venue_refuses_releases_the_reservation(redis_url: str, aredis: aioredis.Redis,
@@ -74,7 +75,7 @@ async def test_a_booking_the_venue_refuses_releases_the_reservation(redis_url: s
     assert result["intent_entry_id"] == entry_id
     assert (result["status"], result["reason"], result["exchange_code"]) == ("REJECTED", "INSUFFICIENT_BALANCE", -2019)
     assert h.paper_orders() == 0
-    assert float(sync.hget(h.keys.reserved, "BTCUSDT")) == 0.0
+    assert sides(sync.hgetall(h.keys.reserved)) == (0, 0)
     assert not sync.smembers(h.keys.inflight) and pending_count(sync) == 0
 
 

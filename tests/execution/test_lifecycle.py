@@ -12,6 +12,7 @@ from typing import Any
 from app.exchange.base import Quote
 from app.models.trading import TradingState
 from tests.execution.conftest import Harness
+from tests.utils.reservations import sides
 from tests.utils.streams import intent, publish, results
 
 # PAPER's static BTCUSDT book: mid 95,000, bid 94,995.25, ask 95,004.75
@@ -42,8 +43,9 @@ def events(h: Harness, intent_id: str | None = None) -> list[dict[str, Any]]:
     return [e for e in found if intent_id is None or e["intent_id"] == intent_id]
 
 
-def reserved(h: Harness, symbol: str = "BTCUSDT") -> float:
-    return float(h.sync.hget(h.keys.reserved, symbol) or 0)
+def reserved(h: Harness, symbol: str = "BTCUSDT") -> tuple[float, float]:
+    """(BUY, SELL) reserved on ``symbol``."""
+    return sides(h.sync.hgetall(h.keys.reserved), symbol)
 
 
 async def position(h: Harness, symbol: str = "BTCUSDT") -> float:
@@ -58,7 +60,7 @@ async def test_a_limit_buy_below_the_market_rests_with_its_reservation(harness: 
     order_id = await rest(harness)
     order = await harness.lifecycle().book.get(order_id)
     assert order is not None and order.status.value == "NEW" and order.price == D("94000")
-    assert reserved(harness) == 0.002 and await position(harness) == 0.0
+    assert reserved(harness) == (0.002, 0) and await position(harness) == 0.0
     assert statuses(harness, order_id) == ["NEW"]
 
 
@@ -73,7 +75,7 @@ async def test_a_crossing_quote_fills_it_and_the_position_moves(harness: Harness
     assert filled["fee"] == 0.0376  # maker fee: 94,000 x 0.002 x 0.0002
     [pos] = await harness.store.positions()
     assert (pos["qty"], pos["avg_entry"]) == (0.002, 94000.0)
-    assert reserved(harness) == 0.0
+    assert reserved(harness) == (0, 0)
     assert len(results(harness.sync)) == 1  # execution.result keeps one result per intent
     assert await follower.on_quote("BTCUSDT", CROSS_94000, "q2") == []  # filled: nothing left to match
 
@@ -84,10 +86,10 @@ async def test_a_quote_showing_less_fills_part_and_the_next_the_rest(harness: Ha
     thin = Quote(bid=D("93990"), ask=D("93995"), ask_qty=D("0.0005"))
     [part] = await follower.on_quote("BTCUSDT", thin, "q1")
     assert part.after.status.value == "PARTIALLY_FILLED" and part.after.executed_qty == D("0.0005")
-    assert reserved(harness) == 0.0015 and await position(harness) == 0.0005
+    assert reserved(harness) == (0.0015, 0) and await position(harness) == 0.0005
     await follower.on_quote("BTCUSDT", CROSS_94000, "q2")
     assert statuses(harness, order_id) == ["NEW", "PARTIALLY_FILLED", "FILLED"]
-    assert reserved(harness) == 0.0 and await position(harness) == 0.002
+    assert reserved(harness) == (0, 0) and await position(harness) == 0.002
 
 
 async def test_a_cancel_frees_the_reservation_so_an_order_the_limit_refused_passes(harness: Harness) -> None:
@@ -99,7 +101,7 @@ async def test_a_cancel_frees_the_reservation_so_an_order_the_limit_refused_pass
     assert change.after.status.value == "CANCELED" and change.released == D("0.01")
     [*_, canceled] = events(harness, order_id)
     assert (canceled["status"], canceled["reason"], canceled["cause_intent_id"]) == ("CANCELED", "CANCEL_INTENT", "c-1")
-    assert reserved(harness) == 0.0
+    assert reserved(harness) == (0, 0)
     assert (await market(harness))["status"] == "FILLED"
     assert await harness.lifecycle().cancel([order_id], "CANCEL_INTENT") == []  # final: a second cancel is nothing
 
@@ -111,7 +113,7 @@ async def test_the_sweep_expires_an_order_whose_time_is_up(harness: Harness) -> 
     await harness.lifecycle().sweep()
     [*_, expired] = events(harness, due)
     assert (expired["status"], expired["execution_type"], expired["reason"]) == ("EXPIRED", "EXPIRED", "EXPIRE_AFTER")
-    assert statuses(harness, later) == ["NEW"] and reserved(harness) == 0.002
+    assert statuses(harness, later) == ["NEW"] and reserved(harness) == (0.002, 0)
     assert harness.sync.zrange(harness.keys.expiries, 0, -1) == [later.encode()]
     assert (await harness.store.counters())["orders_expired"] == 1
 
@@ -123,7 +125,7 @@ async def test_halted_cancels_every_open_order(harness: Harness) -> None:
     await harness.lifecycle().sweep()
     assert [statuses(harness, i)[-1] for i in ids] == ["CANCELED"] * 3
     assert {e["reason"] for e in events(harness) if e["status"] == "CANCELED"} == {"KILL_SWITCH"}
-    assert reserved(harness) == 0.0 and reserved(harness, "ETHUSDT") == 0.0
+    assert reserved(harness) == (0, 0) and reserved(harness, "ETHUSDT") == (0, 0)
 
 
 async def test_reducing_cancels_only_the_orders_that_would_grow_a_position(harness: Harness) -> None:
@@ -138,7 +140,7 @@ async def test_reducing_cancels_only_the_orders_that_would_grow_a_position(harne
     await harness.lifecycle().sweep()
     assert statuses(harness, reduces) == ["NEW"]
     assert [statuses(harness, i)[-1] for i in (grows, flips, no_position)] == ["CANCELED"] * 3
-    assert reserved(harness) == -0.003 and reserved(harness, "ETHUSDT") == 0.0
+    assert reserved(harness) == (0, 0.003) and reserved(harness, "ETHUSDT") == (0, 0)
 
 
 async def test_two_replicas_on_the_same_quote_fill_each_order_once(harness: Harness) -> None:
@@ -148,7 +150,7 @@ async def test_two_replicas_on_the_same_quote_fill_each_order_once(harness: Harn
     assert sum(len(w) for w in written) == 5
     for i in ids:
         assert statuses(harness, i) == ["NEW", "FILLED"]
-    assert await position(harness) == 0.01 and reserved(harness) == 0.0
+    assert await position(harness) == 0.01 and reserved(harness) == (0, 0)
 
 
 async def test_replicas_matching_one_quote_in_turn_fill_no_more_than_it_shows(harness: Harness) -> None:
@@ -161,7 +163,7 @@ async def test_replicas_matching_one_quote_in_turn_fill_no_more_than_it_shows(ha
     assert [c.after.intent_id for c in await first.on_quote("BTCUSDT", quote, "q1")] == [best]
     assert await second.on_quote("BTCUSDT", quote, "q1") == []
     assert statuses(harness, other) == ["NEW"]
-    assert await position(harness) == 0.002 and reserved(harness) == 0.002
+    assert await position(harness) == 0.002 and reserved(harness) == (0.002, 0)
 
 
 async def test_a_replica_that_died_after_matching_a_quote_leaves_its_fills_to_the_next(harness: Harness) -> None:
@@ -182,5 +184,5 @@ async def test_a_replica_that_died_after_matching_a_quote_leaves_its_fills_to_th
     newer = await rest(harness, quantity=0.002, price=94_200)  # first in price, but after the quote was matched
     changes = await harness.lifecycle().on_quote("BTCUSDT", quote, "q1")
     assert {c.after.intent_id: c.fill.quantity for c in changes if c.fill} == {best: D("0.002"), other: D("0.001")}
-    assert await position(harness) == 0.003 and reserved(harness) == 0.003 and statuses(harness, newer) == ["NEW"]
+    assert await position(harness) == 0.003 and reserved(harness) == (0.003, 0) and statuses(harness, newer) == ["NEW"]
     assert 0 < harness.sync.ttl(harness.keys.paper_match("q1")) <= 3600

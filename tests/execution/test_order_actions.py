@@ -10,6 +10,7 @@ from typing import Any
 
 from app.exchange.base import Quote
 from tests.execution.conftest import Harness, build
+from tests.utils.reservations import sides
 from tests.utils.streams import intent, pending_count, publish, results
 
 BTC_MID = 95_000  # the bundled PAPER price table
@@ -19,16 +20,18 @@ def events(h: Harness) -> list[dict[str, Any]]:
     return [json.loads(f[b"data"]) for _, f in h.sync.xrange(h.keys.order_stream)]
 
 
-def reserved(h: Harness, symbol: str = "BTCUSDT") -> float:
-    return float(h.sync.hget(h.keys.reserved, symbol) or 0)
+def reserved(h: Harness, symbol: str = "BTCUSDT") -> tuple[float, float]:
+    """(BUY, SELL) reserved on ``symbol``."""
+    return sides(h.sync.hgetall(h.keys.reserved), symbol)
 
 
 def action(kind: str, intent_id: str, **fields: Any) -> dict[str, Any]:
     return {"action": kind, "intent_id": intent_id, **fields}
 
 
-async def rest(h: Harness, intent_id: str, price: float = 90_000, quantity: float = 0.005, **extra: Any) -> None:
-    publish(h.sync, intent("BTCUSDT", "BUY", quantity=quantity, order_type="LIMIT", price=price,
+async def rest(h: Harness, intent_id: str, price: float = 90_000, quantity: float = 0.005, side: str = "BUY",
+               **extra: Any) -> None:
+    publish(h.sync, intent("BTCUSDT", side, quantity=quantity, order_type="LIMIT", price=price,
                            intent_id=intent_id, **extra))
     await h.consumer().burst()
 
@@ -37,7 +40,7 @@ async def test_a_resting_limit_order_stays_open_with_its_reservation(harness: Ha
     await rest(harness, "sig-1")
     [result] = results(harness.sync)
     assert (result["status"], result["reason"]) == ("NEW", "ORDER_OPEN")
-    assert reserved(harness) == 0.005
+    assert reserved(harness) == (0.005, 0)
     [event] = events(harness)
     assert (event["status"], event["execution_type"], event["seq"]) == ("NEW", "NEW", 1)
     assert event["event_id"] == "sig-1:1" and event["price"] == 90_000 and event["quantity"] == 0.005
@@ -64,7 +67,7 @@ async def test_cancel_frees_the_reservation_and_a_refused_order_then_passes(harn
     final = [e for e in events(harness) if e["intent_id"] == "sig-big"]
     assert [(e["seq"], e["status"]) for e in final] == [(1, "NEW"), (2, "CANCELED")]
     assert final[-1]["reason"] == "CANCEL_INTENT" and final[-1]["cause_intent_id"] == "c-1"
-    assert reserved(harness) == 0.0
+    assert reserved(harness) == (0, 0)
     assert pending_count(harness.sync) == 0
 
 
@@ -94,6 +97,31 @@ async def test_a_cancel_sent_twice_with_one_intent_id_is_a_duplicate(harness: Ha
     assert len([e for e in events(harness) if e["status"] == "CANCELED"]) == 1
 
 
+async def test_open_orders_count_at_their_worst_case_per_side(harness: Harness) -> None:
+    """A resting BUY and a resting SELL of 0.009 BTC net to nothing, but either may fill while the
+    other is canceled: a MARKET BUY of 0.005 (0.014 BTC long in the worst case, 1,330 USD) is refused
+    although the net view (0.005, 475 USD) would pass it; once the BUY is canceled it passes."""
+    await rest(harness, "buy-9", price=94_000, quantity=0.009)
+    await rest(harness, "sell-9", price=96_000, quantity=0.009, side="SELL")
+    assert reserved(harness) == (0.009, 0.009)
+    publish(harness.sync, intent("BTCUSDT", "BUY", quantity=0.005, intent_id="mkt-1"))
+    await harness.consumer().burst()
+    publish(harness.sync, action("CANCEL", "c-1", target_intent_id="buy-9"))
+    await harness.consumer().burst()
+    assert reserved(harness) == (0, 0.009)
+    publish(harness.sync, intent("BTCUSDT", "BUY", quantity=0.005, intent_id="mkt-2"))
+    await harness.consumer().burst()
+
+    by_id = {r["intent_id"]: r for r in results(harness.sync)}
+    assert [by_id[i]["status"] for i in ("buy-9", "sell-9", "c-1")] == ["NEW", "NEW", "CANCELED"]
+    assert (by_id["mkt-1"]["status"], by_id["mkt-1"]["reason"]) == ("REJECTED", "POSITION_LIMIT")
+    assert by_id["mkt-1"]["message"].startswith("BTCUSDT position would be 1330.")
+    assert by_id["mkt-2"]["status"] == "FILLED", by_id["mkt-2"]
+    assert reserved(harness) == (0, 0.009), "the SELL still rests with its reservation"
+    assert float(harness.sync.hget(harness.keys.position("BTCUSDT"), "qty")) == 0.005
+    assert pending_count(harness.sync) == 0
+
+
 async def test_cancel_all_by_symbol(harness: Harness) -> None:
     await rest(harness, "b-1")
     await rest(harness, "b-2", price=89_000, quantity=0.002)
@@ -104,7 +132,7 @@ async def test_cancel_all_by_symbol(harness: Harness) -> None:
     result = next(r for r in results(harness.sync) if r["intent_id"] == "ca-1")
     assert (result["status"], result["canceled_count"]) == ("CANCELED", 2)
     assert [o.intent_id for o in await harness.processor.orders.book.open_orders()] == ["e-1"]
-    assert reserved(harness) == 0.0 and float(harness.sync.hget(harness.keys.reserved, "ETHUSDT")) == 0.05
+    assert reserved(harness) == (0, 0) and reserved(harness, "ETHUSDT") == (0.05, 0)
 
 
 async def test_amend_changes_price_and_quantity_and_is_checked_by_risk(harness: Harness) -> None:
@@ -118,7 +146,7 @@ async def test_amend_changes_price_and_quantity_and_is_checked_by_risk(harness: 
     assert (by_id["a-2"]["status"], by_id["a-2"]["reason"]) == ("REJECTED", "POSITION_LIMIT")
     order = await harness.processor.orders.book.get("sig-4")
     assert order is not None and (order.price, order.quantity) == (Decimal(91_000), Decimal("0.008"))
-    assert reserved(harness) == 0.008
+    assert reserved(harness) == (0.008, 0)
     amended = [e for e in events(harness) if e["execution_type"] == "AMENDED"]
     assert [(e["seq"], e["price"], e["quantity"]) for e in amended] == [(2, 91_000, 0.008)]
 
@@ -135,7 +163,7 @@ async def test_amend_of_a_partly_filled_order_below_its_fill_is_refused(harness:
     assert by_id["a-4"]["status"] == "AMENDED", by_id["a-4"]
     order = await orders.book.get("sig-5")
     assert order is not None and order.executed_qty == Decimal("0.002") and order.remaining == Decimal("0.001")
-    assert reserved(harness) == 0.001
+    assert reserved(harness) == (0.001, 0)
     assert float(harness.sync.hget(harness.keys.position("BTCUSDT"), "qty")) == 0.002
 
 
@@ -144,7 +172,7 @@ async def test_expire_after_s_expires_the_order(harness: Harness) -> None:
     time.sleep(0.3)
     await harness.processor.orders.sweep()
     assert [(e["status"], e["reason"]) for e in events(harness)] == [("NEW", None), ("EXPIRED", "EXPIRE_AFTER")]
-    assert reserved(harness) == 0.0
+    assert reserved(harness) == (0, 0)
     assert await harness.processor.orders.book.open_orders() == []
 
 

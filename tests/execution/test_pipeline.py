@@ -7,6 +7,7 @@ import time
 
 from app.bus.delivery import Delivery
 from tests.execution.conftest import Harness
+from tests.utils.reservations import sides
 from tests.utils.streams import by_entry, intent, pending_count, publish, publish_raw, results
 
 
@@ -32,7 +33,7 @@ async def test_valid_intent_fills_and_records_everything(harness: Harness) -> No
     assert (await harness.store.counters())["filled"] == 1
     assert pending_count(harness.sync) == 0
     assert not harness.sync.smembers(harness.keys.inflight)
-    assert float(harness.sync.hget(harness.keys.reserved, "BTCUSDT")) == 0.0
+    assert sides(harness.sync.hgetall(harness.keys.reserved)) == (0, 0)
 
 
 async def test_notional_intent_is_converted_at_the_ask_and_rounded_down(harness: Harness) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from app.exchange.base import ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown
 from tests.execution.conftest import Harness, build
+from tests.utils.reservations import sides
 from tests.utils.streams import by_entry, intent, pending_count, publish, results
 
 
@@ -85,7 +86,7 @@ async def test_crash_around_the_order_then_redelivery_places_exactly_one_order(w
     [position] = await wrapped.store.positions()
     assert position["qty"] == 0.002
     assert pending_count(wrapped.sync) == 0
-    assert float(wrapped.sync.hget(wrapped.keys.reserved, "BTCUSDT")) == 0.0
+    assert sides(wrapped.sync.hgetall(wrapped.keys.reserved)) == (0, 0)
 
 
 async def test_unknown_outcome_stays_pending_then_resolves_by_lookup(wrapped: Harness) -> None:
@@ -133,7 +134,7 @@ async def test_entry_delivered_too_often_is_dead_lettered_with_a_failed_result(r
     assert fields[b"dlq_entry_id"].decode() == entry_id and fields[b"dlq_deliveries"] == b"3"
     assert b"data" in fields
     assert pending_count(h.sync) == 0
-    assert ex.sent == 0 and float(h.sync.hget(h.keys.reserved, "ETHUSDT") or 0) == 0.0
+    assert ex.sent == 0 and sides(h.sync.hgetall(h.keys.reserved), "ETHUSDT") == (0, 0)
 
 
 async def test_consumer_reclaims_entries_of_a_dead_consumer(harness: Harness) -> None:

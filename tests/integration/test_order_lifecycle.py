@@ -12,6 +12,7 @@ from typing import Any
 import redis
 
 from tests.reliability.workload import wait_for
+from tests.utils.reservations import sides
 from tests.utils.service import ROOT
 from tests.utils.streams import intent, publish, wait_results
 
@@ -31,8 +32,9 @@ def position(sync: redis.Redis, symbol: str = "BTCUSDT") -> float:
     return float(sync.hget(f"exec:position:{symbol}", "qty") or 0)
 
 
-def reserved(sync: redis.Redis, symbol: str = "BTCUSDT") -> float:
-    return float(sync.hget("exec:risk:reserved", symbol) or 0)
+def reserved(sync: redis.Redis, symbol: str = "BTCUSDT") -> tuple[float, float]:
+    """(BUY, SELL) reserved on ``symbol``."""
+    return sides(sync.hgetall("exec:risk:reserved"), symbol)
 
 
 def test_a_resting_order_fills_on_a_crossing_quote_once_though_two_replicas_read_the_feed(services, sync) -> None:
@@ -42,7 +44,7 @@ def test_a_resting_order_fills_on_a_crossing_quote_once_though_two_replicas_read
     publish(sync, intent("BTCUSDT", "BUY", quantity=0.004, order_type="LIMIT", price=94_000, intent_id="rest-1"))
     [result] = wait_results(sync, 1)
     assert (result["status"], result["reason"]) == ("NEW", "ORDER_OPEN")
-    assert reserved(sync) == 0.004 and position(sync) == 0.0
+    assert reserved(sync) == (0.004, 0) and position(sync) == 0.0
     listed = first.get("/orders", params={"status": "open"})
     assert listed.status_code == 200 and [o["intent_id"] for o in listed.json()["orders"]] == ["rest-1"]
 
@@ -58,7 +60,7 @@ def test_a_resting_order_fills_on_a_crossing_quote_once_though_two_replicas_read
     assert trail[-1]["fee"] > 0 and trail[-1]["executed_quantity"] == 0.004
     positions = {p["symbol"]: p for p in first.get("/positions").json()["positions"]}
     assert positions["BTCUSDT"]["qty"] == 0.004 and positions["BTCUSDT"]["avg_entry"] == 94_000
-    assert reserved(sync) == 0.0
+    assert reserved(sync) == (0, 0)
 
 
 def test_cancel_and_expiry_through_the_stream(services, sync) -> None:
@@ -77,7 +79,7 @@ def test_cancel_and_expiry_through_the_stream(services, sync) -> None:
     wait_for(lambda: events(sync, "to-expire")[-1]["status"] == "EXPIRED", "the order expiring", timeout=15)
     assert time.monotonic() - started < 10
     assert [e["status"] for e in events(sync, "to-cancel")] == ["NEW", "CANCELED"]
-    assert reserved(sync) == 0.0 and sync.zcard("exec:open") == 0
+    assert reserved(sync) == (0, 0) and sync.zcard("exec:open") == 0
 
 
 def test_halting_cancels_every_open_order_and_reducing_those_that_grow(services, sync) -> None:
@@ -95,7 +97,7 @@ def test_halting_cancels_every_open_order_and_reducing_those_that_grow(services,
     assert events(sync, "reduce")[-1]["status"] == "NEW", "an order that reduces the position stays"
     assert service.post("/admin/trading-state", json={"state": "HALTED"}, headers=auth).status_code == 200
     wait_for(lambda: events(sync, "reduce")[-1]["status"] == "CANCELED", "every order canceled when HALTED")
-    assert reserved(sync) == 0.0
+    assert reserved(sync) == (0, 0)
 
 
 def test_the_quote_command_feeds_the_matcher(services, sync, redis_url) -> None:

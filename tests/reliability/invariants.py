@@ -18,6 +18,7 @@ import redis
 from app.config import load_settings
 from app.keys import Keys
 from tests.fakes.binance_exchange import FakeExchange
+from tests.utils.reservations import all_zero
 
 KEYS = Keys.from_settings(load_settings({}))
 FILLS = ("FILLED", "PARTIALLY_FILLED")
@@ -114,8 +115,8 @@ def _check_nothing_left(client: redis.Redis, results: list[dict[str, Any]]) -> N
     assert group["last-delivered-id"] == last, "the group has not read every intent entry"
     inflight = client.smembers(KEYS.inflight)
     assert not inflight, f"{len(inflight)} intents still marked in flight, e.g. {sorted(inflight)[:5]}"
-    reserved = {k.decode(): float(v) for k, v in client.hgetall(KEYS.reserved).items()}
-    assert all(abs(q) < 1e-9 for q in reserved.values()), f"reservations left behind: {reserved}"
+    reserved = client.hgetall(KEYS.reserved)
+    assert all_zero(reserved), f"reservations left behind: {reserved}"
     counters = {k.decode(): int(v) for k, v in client.hgetall(KEYS.counters).items()}
     expected = Counter(COUNTER_OF[r["status"]] for r in results)
     assert {k: v for k, v in counters.items() if v} == dict(expected), \

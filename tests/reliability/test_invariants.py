@@ -32,7 +32,7 @@ def _consistent_run(client: redis.Redis) -> tuple[list[str], IndexedExchange]:
     client.xack(KEYS.intent_stream, KEYS.group, *entry_ids)
     client.hset(KEYS.position("BTCUSDT"), "qty", "0.0000000000")
     client.hset(KEYS.risk_positions, "BTCUSDT", "0")
-    client.hset(KEYS.reserved, "BTCUSDT", "0")
+    client.hset(KEYS.reserved, "BTCUSDT:BUY", "0")
     client.hset(KEYS.counters, "filled", 2)
     return entry_ids, exchange
 
@@ -63,7 +63,7 @@ DAMAGE: dict[str, tuple[Callable[[redis.Redis, IndexedExchange], object], str]] 
     "the gate's position astray": (lambda c, ex: c.hset(KEYS.risk_positions, "BTCUSDT", "-0.002"),
                                    "positions in Redis"),
     "an entry left pending": (_pending, "still pending"),
-    "a reservation left": (lambda c, ex: c.hset(KEYS.reserved, "BTCUSDT", "0.002"), "reservations left"),
+    "a reservation left": (lambda c, ex: c.hset(KEYS.reserved, "BTCUSDT:SELL", "0.002"), "reservations left"),
     "an intent still in flight": (lambda c, ex: c.sadd(KEYS.inflight, "i-1"), "in flight"),
     "a counter that disagrees": (lambda c, ex: c.hincrby(KEYS.counters, "filled", 1), "counters"),
 }

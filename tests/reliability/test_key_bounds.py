@@ -25,7 +25,7 @@ from app.exchange.base import Quote
 from app.exchange.paper import bundled_rules
 from app.exchange.quote_entry import QUOTE_STREAM_MAXLEN
 from app.execution.settlements import COUNTERS
-from app.keys import Keys
+from app.keys import Keys, reserved_field
 from app.state.orders import FINAL_COUNTERS
 from tests.reliability.conftest import service_env
 from tests.reliability.leaks import Secrets
@@ -61,6 +61,10 @@ def _within(what: str, members: Callable[[redis.Redis, str], set[str]],
 
 def _symbols(s: Settings) -> set[str]:
     return set(s.allowed_symbols)
+
+
+def _reserved_fields(s: Settings) -> set[str]:
+    return {reserved_field(sym, side) for sym in s.allowed_symbols for side in ("BUY", "SELL")}
 
 
 def _wallet_fields(s: Settings) -> set[str]:
@@ -107,7 +111,7 @@ CAPPED: dict[str, Check] = {
                         {"duplicates", "canceled", "amended"}),
     "position": _within("symbol", lambda c, k: {k.rsplit(":", 1)[1]}, _symbols),
     "positions_index": _within("symbols", lambda c, k: _strings(c.smembers(k)), _symbols),
-    "reserved": _within("symbols", lambda c, k: _strings(c.hkeys(k)), _symbols),
+    "reserved": _within("fields", lambda c, k: _strings(c.hkeys(k)), _reserved_fields),
     "risk_positions": _within("symbols", lambda c, k: _strings(c.hkeys(k)), _symbols),
     "marks": _within("symbols", lambda c, k: _strings(c.hkeys(k)), _symbols),
     "paper_wallet": _within("fields", lambda c, k: _strings(c.hkeys(k)), _wallet_fields),

@@ -29,6 +29,7 @@ from tests.reliability.invariants import KEYS, read_results
 from tests.reliability.leaks import Secrets, logged_errors
 from tests.reliability.workload import publish_all, wait_answered, wait_for
 from tests.utils.chaos import Fleet
+from tests.utils.reservations import all_zero
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 ORDERS = int(os.environ.get("SOAK_ORDERS", "1000"))
@@ -179,8 +180,8 @@ def test_sigkilled_replicas_follow_every_order_to_exactly_one_end(
             last = per_order[result["target_intent_id"]][-1]
             assert (last["status"], last["cause_intent_id"]) == ("CANCELED", result["intent_id"])
     assert by_id["close-all"]["status"] == "CANCELED"
-    reserved = {k.decode(): float(v) for k, v in client.hgetall(KEYS.reserved).items()}
-    assert all(abs(q) < 1e-9 for q in reserved.values()), f"reservations left behind: {reserved}"
+    reserved = client.hgetall(KEYS.reserved)
+    assert all_zero(reserved), f"reservations left behind: {reserved}"
     assert all(client.zcard(k) == 0 for k in client.scan_iter(match=KEYS.book("*"))), "book entries left"
     assert client.zcard(KEYS.expiries) == 0
     assert not logged_errors(fleet.logs()), f"SIGKILLs logged errors: {logged_errors(fleet.logs())[:3]}"

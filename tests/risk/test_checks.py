@@ -23,8 +23,9 @@ def intent_check(symbol: str = "BTCUSDT", leverage: int = 1, created_at: float |
 
 
 def book_check(delta: float, book: Book = Book(), reduce_only: bool = False, price: float = PRICE,
-               limits: Limits = LIMITS, symbol: str = "BTCUSDT") -> Reason | None:
-    denial = evaluate_book(symbol, delta, price, reduce_only, book, limits)
+               limits: Limits = LIMITS, symbol: str = "BTCUSDT", side: str | None = None) -> Reason | None:
+    """``side`` defaults to the delta's sign's (a new order's)."""
+    denial = evaluate_book(symbol, side or ("SELL" if delta < 0 else "BUY"), delta, price, reduce_only, book, limits)
     return None if denial is None else denial.reason
 
 
@@ -136,7 +137,7 @@ def test_an_order_within_every_limit_passes() -> None:
 
 def test_halted_denies_everything_even_reducing_orders() -> None:
     halted = Book(trading_state=TradingState.HALTED, position_qty=0.01)
-    denial = evaluate_book("BTCUSDT", -0.005, PRICE, True, halted, LIMITS)
+    denial = evaluate_book("BTCUSDT", "SELL", -0.005, PRICE, True, halted, LIMITS)
     assert denial == Denial(Reason.TRADING_HALTED, "trading is HALTED: no orders are accepted")
 
 
@@ -150,7 +151,7 @@ def test_halted_denies_everything_even_reducing_orders() -> None:
 ])
 def test_reducing_state_admits_only_reductions(position: float, delta: float, allowed: bool) -> None:
     book = Book(trading_state=TradingState.REDUCING, position_qty=position)
-    denial = evaluate_book("BTCUSDT", delta, PRICE, False, book, LIMITS)
+    denial = evaluate_book("BTCUSDT", "SELL" if delta < 0 else "BUY", delta, PRICE, False, book, LIMITS)
     if allowed:
         assert denial is None
     else:
@@ -168,21 +169,42 @@ def test_reduce_only(position: float, delta: float, allowed: bool) -> None:
 
 
 def test_reduce_only_message_names_the_symbol() -> None:
-    denial = evaluate_book("ETHUSDT", 1, 3000, True, Book(), LIMITS)
+    denial = evaluate_book("ETHUSDT", "BUY", 1, 3000, True, Book(), LIMITS)
     assert denial == Denial(Reason.REDUCE_ONLY, "reduce_only order would not reduce the ETHUSDT position")
 
 
-def test_reservations_count_as_position() -> None:
-    """An order in flight elsewhere is part of the position the next one is checked against."""
-    assert book_check(-0.004, Book(position_qty=0.0, reserved_qty=0.005), reduce_only=True) is None
-    assert book_check(-0.004, Book(position_qty=0.005, reserved_qty=-0.005), reduce_only=True) is Reason.REDUCE_ONLY
+def test_reservations_of_the_own_side_count_as_position() -> None:
+    """Open orders of the order's side are part of the position it is checked against: a reduce_only
+    SELL of a long that open SELLs already close would open a short."""
+    assert book_check(-0.004, Book(position_qty=0.005, reserved_sell=0.005), reduce_only=True) is Reason.REDUCE_ONLY
+    assert book_check(-0.004, Book(position_qty=0.005, reserved_sell=0.001), reduce_only=True) is None
+
+
+def test_open_orders_of_the_other_side_never_make_room() -> None:
+    """Worst case: an open BUY may be canceled, so it does not let a SELL reduce; an open SELL may be
+    canceled, so it does not free room for a BUY (the net view would see 0.01 - 0.01 = 0 here)."""
+    assert book_check(-0.004, Book(position_qty=0.0, reserved_buy=0.005), reduce_only=True) is Reason.REDUCE_ONLY
+    both = Book(reserved_buy=0.01, reserved_sell=0.01)  # 1,000 USD each way: at the limit on both sides
+    assert book_check(0.001, both) is Reason.POSITION_LIMIT
+    assert book_check(-0.001, both) is Reason.POSITION_LIMIT
+    assert book_check(0.001, Book(reserved_sell=0.01)) is None  # a BUY alone: 100 USD
+
+
+def test_an_amend_shrinking_an_order_reduces_its_own_side() -> None:
+    """An AMEND that shrinks an open BUY has a negative delta on the BUY side: it reduces, so it passes
+    REDUCING and reduce_only even above the limits."""
+    over = Book(trading_state=TradingState.REDUCING, position_qty=0.005, reserved_buy=0.02)
+    assert book_check(-0.01, over, side="BUY") is None
+    assert book_check(-0.01, over, reduce_only=True, side="BUY") is None
+    assert book_check(0.001, over, side="BUY") is Reason.TRADING_HALTED
 
 
 def test_position_limit_counts_the_resulting_position() -> None:
     # 0.005 held + 0.004 reserved + 0.001 = 0.01 BTC = 1,000 USD: exactly at the limit passes
-    assert book_check(0.001, Book(position_qty=0.005, reserved_qty=0.004)) is None
+    assert book_check(0.001, Book(position_qty=0.005, reserved_buy=0.004)) is None
     # + 0.002 = 1,100 USD
-    denial = evaluate_book("BTCUSDT", 0.002, PRICE, False, Book(position_qty=0.005, reserved_qty=0.004), LIMITS)
+    denial = evaluate_book("BTCUSDT", "BUY", 0.002, PRICE, False, Book(position_qty=0.005, reserved_buy=0.004),
+                           LIMITS)
     assert denial == Denial(Reason.POSITION_LIMIT, "BTCUSDT position would be 1100.00 USD, above the 1000.00 USD limit")
 
 
@@ -200,34 +222,42 @@ def test_a_flip_that_grows_the_position_is_limited() -> None:
 
 def test_reducing_orders_pass_while_above_the_limits() -> None:
     """Limits can be lowered under an open position: closing it must stay possible."""
-    over = Book(position_qty=0.03, others={"ETHUSDT": (1.0, 3000.0)})  # 3,000 + 3,000 USD
+    over = Book(position_qty=0.03, others={"ETHUSDT": (1.0, 0.0, 0.0, 3000.0)})  # 3,000 + 3,000 USD
     assert book_check(-0.005, over) is None
     assert book_check(-0.03, over) is None
     assert book_check(0.001, over) is Reason.POSITION_LIMIT
 
 
 def test_exposure_counts_other_symbols_at_their_marks() -> None:
-    others = {"ETHUSDT": (-0.2, 3000.0)}  # a 600 USD short
+    others = {"ETHUSDT": (-0.2, 0.0, 0.0, 3000.0)}  # a 600 USD short
     # 0.009 BTC = 900 USD ; 900 + 600 = 1,500: exactly at the limit passes
     assert book_check(0.009, Book(others=others)) is None
-    denial = evaluate_book("BTCUSDT", 0.0091, PRICE, False, Book(others=others), LIMITS)
+    denial = evaluate_book("BTCUSDT", "BUY", 0.0091, PRICE, False, Book(others=others), LIMITS)
     assert denial == Denial(Reason.EXPOSURE_LIMIT, "total exposure would be 1510.00 USD, above the 1500.00 USD limit")
 
 
+def test_exposure_counts_other_symbols_at_their_worst_side() -> None:
+    # ETH long 0.1 with 0.1 open to BUY and 0.3 open to SELL: 0.2 long or 0.2 short, 600 USD either way
+    assert book_check(0.009, Book(others={"ETHUSDT": (0.1, 0.1, 0.3, 3000.0)})) is None
+    # 0.4 open to SELL: a 0.3 short is the worst case, 900 USD
+    assert book_check(0.009, Book(others={"ETHUSDT": (0.1, 0.1, 0.4, 3000.0)})) is Reason.EXPOSURE_LIMIT
+    assert book_check(0.006, Book(others={"ETHUSDT": (0.1, 0.1, 0.4, 3000.0)})) is None
+
+
 def test_exposure_ignores_the_symbol_itself_in_others() -> None:
-    others = {"BTCUSDT": (100.0, 100_000.0), "ETHUSDT": (0.1, 3000.0)}
+    others = {"BTCUSDT": (100.0, 0.0, 0.0, 100_000.0), "ETHUSDT": (0.1, 0.0, 0.0, 3000.0)}
     assert book_check(0.009, Book(others=others)) is None
 
 
 def test_exposure_is_not_checked_for_orders_that_do_not_grow_the_position() -> None:
-    others = {"ETHUSDT": (10.0, 3000.0)}  # 30,000 USD elsewhere
+    others = {"ETHUSDT": (10.0, 0.0, 0.0, 3000.0)}  # 30,000 USD elsewhere
     assert book_check(-0.001, Book(position_qty=0.005, others=others)) is None
     assert book_check(0.001, Book(position_qty=0.005, others=others)) is Reason.EXPOSURE_LIMIT
 
 
 def test_order_rate() -> None:
     assert book_check(0.001, Book(orders_this_minute=4)) is None
-    denial = evaluate_book("BTCUSDT", 0.001, PRICE, False, Book(orders_this_minute=5), LIMITS)
+    denial = evaluate_book("BTCUSDT", "BUY", 0.001, PRICE, False, Book(orders_this_minute=5), LIMITS)
     assert denial == Denial(Reason.ORDER_RATE_LIMIT, "5 orders this minute, the limit is 5")
 
 
@@ -241,7 +271,7 @@ def test_order_rate_zero_means_unlimited() -> None:
 
 
 def test_book_checks_report_the_first_problem_in_order() -> None:
-    everything = dict(position_qty=0.0, orders_this_minute=99, others={"ETHUSDT": (10.0, 3000.0)})
+    everything = dict(position_qty=0.0, orders_this_minute=99, others={"ETHUSDT": (10.0, 0.0, 0.0, 3000.0)})
     assert book_check(1.0, Book(trading_state=TradingState.HALTED, **everything), True) is Reason.TRADING_HALTED
     assert book_check(1.0, Book(trading_state=TradingState.REDUCING, **everything), True) is Reason.TRADING_HALTED
     assert book_check(1.0, Book(**everything), True) is Reason.REDUCE_ONLY

@@ -19,13 +19,14 @@ import redis.asyncio as aioredis
 from app.config import Settings, load_settings
 from app.exchange.paper import PaperExchange
 from app.exchange.pricing import build_price_source
-from app.keys import Keys
+from app.keys import Keys, reserved_field
 from app.models.result import Result
 from app.orders.machine import Change, ExecutionType, Fill, Order, OrderStatus, VenueUpdate, apply
 from app.state.ledger import Ledger, Settlement
 from app.state.orders import OrderBook, Wallet
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
+from tests.utils.reservations import sides
 
 X, S = ExecutionType, OrderStatus
 TTL = 3600
@@ -51,7 +52,7 @@ class Books:
         """Admission reserves the whole quantity; settlement releases what filled at once (it is a
         position now) and keeps the rest reserved while the order rests."""
         sign = 1 if side == "BUY" else -1
-        await self.redis.hincrbyfloat(self.keys.reserved, "BTCUSDT", sign * float(quantity))
+        await self.redis.hincrbyfloat(self.keys.reserved, reserved_field("BTCUSDT", side), float(quantity))
         executed = D(filled)
         order = Order(intent_id=intent_id, client_order_id=f"ex-{intent_id}", symbol="BTCUSDT", side=side,
                       order_type="LIMIT", quantity=D(quantity), price=D(price),
@@ -70,8 +71,9 @@ class Books:
         assert kind == "OK"
         return order
 
-    async def reserved(self) -> float:
-        return float(await self.redis.hget(self.keys.reserved, "BTCUSDT") or 0)
+    async def reserved(self) -> tuple[float, float]:
+        """(BUY, SELL) reserved on BTCUSDT."""
+        return sides(await self.redis.hgetall(self.keys.reserved))
 
     async def position(self) -> float:
         return float(await self.redis.hget(self.keys.position("BTCUSDT"), "qty") or 0)
@@ -110,7 +112,7 @@ CANCEL = VenueUpdate(X.CANCELED, S.CANCELED, reason="CANCEL_INTENT", cause_inten
 # -- birth ----------------------------------------------------------------------------------------
 async def test_a_resting_order_is_born_open_keeping_its_reservation(books: Books) -> None:
     await books.place("o1", expire_at_ms=int(time.time() * 1000) + 60_000)
-    assert await books.reserved() == 1.0 and await books.position() == 0.0
+    assert await books.reserved() == (1.0, 0) and await books.position() == 0.0
     assert await books.indexed("o1") == (True, True, True)
     [first] = await books.events("o1")
     assert (first["seq"], first["status"], first["execution_type"]) == (1, "NEW", "NEW")
@@ -121,7 +123,7 @@ async def test_a_resting_order_is_born_open_keeping_its_reservation(books: Books
 
 async def test_an_order_born_partially_filled_keeps_only_its_remainder_reserved(books: Books) -> None:
     await books.place("o1", side="SELL", quantity="2", filled="0.5")
-    assert await books.reserved() == -1.5 and await books.position() == -0.5
+    assert await books.reserved() == (0, 1.5) and await books.position() == -0.5
     order = await books.book().get("o1")
     assert order is not None and order.status is S.PARTIALLY_FILLED and order.remaining == D("1.5")
 
@@ -132,7 +134,7 @@ async def test_fills_move_the_reservation_to_the_position_and_a_final_fill_close
     book = books.book()
     [change] = await book.update(["o1"], always(trade("q1", "0.4")))
     assert change.after.status is S.PARTIALLY_FILLED
-    assert await books.reserved() == pytest.approx(0.6) and await books.position() == pytest.approx(0.4)
+    assert await books.reserved() == pytest.approx((0.6, 0)) and await books.position() == pytest.approx(0.4)
     live = await book.get("o1")
     assert live == change.after and live.trades == {"q1": D("0.4")}
     assert await books.indexed("o1") == (True, True, True)
@@ -142,7 +144,7 @@ async def test_fills_move_the_reservation_to_the_position_and_a_final_fill_close
 
     [last] = await book.update(["o1"], always(trade("q2", "0.6", "98")))
     assert last.after.status is S.FILLED
-    assert await books.reserved() == pytest.approx(0.0) and await books.position() == pytest.approx(1.0)
+    assert await books.reserved() == (0, 0) and await books.position() == pytest.approx(1.0)
     position = await books.redis.hgetall(books.keys.position("BTCUSDT"))
     assert float(position[b"avg_entry"]) == pytest.approx(98.8) and float(position[b"fees"]) == pytest.approx(0.02)
     assert await books.indexed("o1") == (False, False, False)
@@ -157,13 +159,13 @@ async def test_fills_move_the_reservation_to_the_position_and_a_final_fill_close
 async def test_a_cancel_releases_the_rest_and_reservations_end_at_zero(books: Books) -> None:
     await books.place("b", quantity="1")
     await books.place("s", side="SELL", quantity="2", price="110", expire_at_ms=int(time.time() * 1000) + 60_000)
-    assert await books.reserved() == -1.0
+    assert await books.reserved() == (1.0, 2.0), "an open BUY and an open SELL are never netted"
     book = books.book()
     await book.update(["s"], always(trade("q1", "0.5", "110")))
-    assert await books.reserved() == pytest.approx(-0.5) and await books.position() == pytest.approx(-0.5)
+    assert await books.reserved() == (1.0, 1.5) and await books.position() == pytest.approx(-0.5)
     changes = await book.update(["b", "s"], always(CANCEL))
     assert {c.after.intent_id: c.released for c in changes} == {"b": D("1"), "s": D("1.5")}
-    assert await books.reserved() == pytest.approx(0.0) and await books.position() == pytest.approx(-0.5)
+    assert await books.reserved() == (0, 0) and await books.position() == pytest.approx(-0.5)
     assert await books.indexed("s", "SELL") == (False, False, False) and await books.indexed("b") == (False,) * 3
     [*_, canceled] = await books.events("s")
     assert (canceled["status"], canceled["reason"], canceled["cause_intent_id"], canceled["executed_quantity"]) == \
@@ -177,7 +179,7 @@ async def test_every_end_counts_and_leaves_the_books(books: Books, kind: Executi
     book = books.book()
     assert await book.due(int(time.time() * 1000)) == ["o1"]
     [change] = await book.update(["o1"], always(VenueUpdate(kind, S(kind.value), reason="EXPIRE_AFTER")))
-    assert change.final and await books.reserved() == 0.0
+    assert change.final and await books.reserved() == (0, 0)
     assert await book.due(int(time.time() * 1000)) == [] and await books.indexed("o1") == (False,) * 3
     assert (await books.counters())[counter] == 1
 
@@ -187,7 +189,7 @@ async def test_a_cancel_the_fill_won_books_the_fill_and_ends_filled(books: Books
     said = VenueUpdate(X.CANCELED, S.CANCELED, executed_qty=D("1"), reason="KILL_SWITCH")
     [change] = await books.book().update(["o1"], always(said))
     assert change.after.status is S.FILLED
-    assert await books.position() == pytest.approx(1.0) and await books.reserved() == 0.0
+    assert await books.position() == pytest.approx(1.0) and await books.reserved() == (0, 0)
     assert (await books.counters())["orders_filled"] == 1
 
 
@@ -195,12 +197,12 @@ async def test_an_amend_moves_the_book_price_and_the_reservation(books: Books) -
     await books.place("o1", quantity="1", price="100")
     book = books.book()
     await book.update(["o1"], always(VenueUpdate(X.AMENDED, S.NEW, price=D("95"), quantity=D("1.5"))))
-    assert await books.reserved() == pytest.approx(1.5)
+    assert await books.reserved() == (1.5, 0)
     assert await books.redis.zscore(books.keys.book("BTCUSDT:BUY"), "o1") == 95.0
     assert await book.crossing("BTCUSDT", D("94"), D("95")) == ["o1"]
     assert await book.crossing("BTCUSDT", D("94"), D("95.1")) == []
     await book.update(["o1"], always(VenueUpdate(X.AMENDED, S.NEW, quantity=D("0.5"))))
-    assert await books.reserved() == pytest.approx(0.5)
+    assert await books.reserved() == (0.5, 0)
 
 
 async def test_crossing_finds_buys_at_or_above_the_ask_and_sells_at_or_below_the_bid(books: Books) -> None:
@@ -244,7 +246,7 @@ async def test_replicas_racing_on_one_fill_book_it_once(aredis: aioredis.Redis, 
     written = await asyncio.gather(*(b.update(["o1"], always(trade("q1", "0.4"))) for b in replicas))
     assert sorted(len(w) for w in written) == [0, 0, 1]
     assert [e["seq"] for e in await books.events("o1")] == [1, 2]
-    assert await books.position() == pytest.approx(0.4) and await books.reserved() == pytest.approx(0.6)
+    assert await books.position() == pytest.approx(0.4) and await books.reserved() == (0.6, 0)
     assert await aredis.llen(books.keys.trades) == 1
 
 
@@ -264,7 +266,7 @@ async def test_a_change_written_between_read_and_write_makes_the_other_recompute
     [change] = await mine.update(["o1"], decide)
     assert seen == [1, 2] and change.before.seq == 2 and change.after.executed_qty == D("0.9")
     assert [(e["seq"], e["trade_id"]) for e in await books.events("o1")] == [(1, None), (2, "q1"), (3, "q2")]
-    assert await books.position() == pytest.approx(0.9) and await books.reserved() == pytest.approx(0.1)
+    assert await books.position() == pytest.approx(0.9) and await books.reserved() == (0.1, 0)
 
 
 async def test_a_fill_racing_a_cancel_one_wins_and_the_books_agree(books: Books) -> None:
@@ -276,7 +278,7 @@ async def test_a_fill_racing_a_cancel_one_wins_and_the_books_agree(books: Books)
     orders = await fill_book.load(ids)
     filled = sum(1 for o in orders if o is not None and o.status is S.FILLED)
     assert all(o is not None and o.status in (S.FILLED, S.CANCELED) for o in orders)
-    assert await books.position() == pytest.approx(filled) and await books.reserved() == pytest.approx(0.0)
+    assert await books.position() == pytest.approx(filled) and await books.reserved() == (0, 0)
     for i in ids:
         assert [e["seq"] for e in await books.events(i)] == [1, 2]
 

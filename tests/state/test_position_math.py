@@ -17,6 +17,7 @@ from app.keys import Keys
 from app.models.result import Result
 from app.state.ledger import Ledger, Settlement
 from app.state.scripts import Scripts
+from tests.utils.reservations import sides
 
 BTC = "BTCUSDT"
 _entries: Iterator[int] = itertools.count(1)
@@ -147,11 +148,13 @@ async def test_symbols_are_independent(book: Book) -> None:
     assert await book.redis.smembers(book.keys.positions_index) == {b"BTCUSDT", b"ETHUSDT"}
 
 
-async def test_settlement_releases_the_reservation(book: Book) -> None:
-    await book.redis.hset(book.keys.reserved, BTC, "0.05")
+async def test_settlement_releases_the_reservation_of_its_side(book: Book) -> None:
+    await book.redis.hset(book.keys.reserved, mapping={f"{BTC}:BUY": "0.05", f"{BTC}:SELL": "0.03"})
     await book.fill("BUY", 0.04, 100_000, release=0.05)
-    assert float(await book.redis.hget(book.keys.reserved, BTC)) == approx(0)
-    assert float(await book.redis.hget(book.keys.risk_positions, BTC)) == approx(0.04)
+    assert sides(await book.redis.hgetall(book.keys.reserved)) == (0, 0.03)
+    await book.fill("SELL", 0.01, 100_000, release=-0.03)  # release_qty is side-signed
+    assert sides(await book.redis.hgetall(book.keys.reserved)) == (0, 0)
+    assert float(await book.redis.hget(book.keys.risk_positions, BTC)) == approx(0.03)
 
 
 async def test_settling_the_same_entry_twice_moves_the_position_once(book: Book) -> None:

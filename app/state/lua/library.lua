@@ -40,6 +40,24 @@ local function apply_fill(qty, entry, fill, price)
   return new_qty, entry, realized, closed
 end
 
+-- The reservations of one symbol's side: the reserved hash's field `<symbol>:BUY` or `<symbol>:SELL`,
+-- a base quantity (>= 0) that open or in-flight orders of that side may still add. amount > 0
+-- reserves, < 0 releases. Every writer goes through here (gate.lua, settle.lua, order_apply.lua).
+-- Rounded like positions, so releasing what was reserved leaves exactly 0, not 1e-18.
+local function reserve(reserved_key, symbol, side, amount)
+  if amount == 0 then return end
+  local field = symbol .. ':' .. side
+  local left = round10(tonumber(redis.call('HGET', reserved_key, field) or '0') + amount)
+  if left == 0 then left = 0 end  -- never '-0'
+  redis.call('HSET', reserved_key, field, string.format('%.10f', left))
+end
+
+-- A side-signed quantity (BUY +, SELL -) as the amount it adds to its side.
+local function on_side(side, signed)
+  if side == 'BUY' then return signed end
+  return -signed
+end
+
 -- Book a signed fill into the service's books: the position hash (quantity, average entry, realized
 -- PnL, fees, trade count), the gate's view of positions, the mark and the index of symbols.
 -- price is the fill price as text (kept as the mark without reformatting).

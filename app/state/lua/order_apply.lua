@@ -8,7 +8,8 @@
 --    7 expiries  8 counters  9 trades
 -- A: 1 live key prefix  2 position key prefix  3 book key prefix  4 stream maxlen  5 ttl  6 history  7 now_ms
 -- item: [intent_id, expected seq, fields (flat list), event JSON, symbol, side, signed fill ('0': none),
---        fill price, fee, trade id ('' none), trade JSON ('' none), signed reservation change, final (0/1),
+--        fill price, fee, trade id ('' none), trade JSON ('' none), reservation change on the order's side
+--        (> 0 reserves, < 0 releases), final (0/1),
 --        counter ('' none), leverage, book price ('' unchanged), wallet base asset ('' none)]
 -- reply: {'OK', event entry id} | {'STALE', current seq or ''}
 local function make_order_apply(K, A, book_wallet)
@@ -27,8 +28,7 @@ local function make_order_apply(K, A, book_wallet)
     redis.call('HSET', live, unpack(item[3]))
     -- the quantity as the service wrote it: a Lua number would come back as 0.40000000000000002
     if trade_id ~= '' then redis.call('HSET', live, 't:' .. trade_id, (string.gsub(item[7], '^%-', ''))) end
-    local reserve = tonumber(item[12])
-    if reserve ~= 0 then redis.call('HINCRBYFLOAT', K[2], symbol, reserve) end
+    reserve(K[2], symbol, side, tonumber(item[12]))
     if fill ~= 0 then
       book_position(A[2] .. symbol, K[3], K[4], K[5], symbol, fill, item[8], tonumber(item[9]), item[15], A[7])
       if item[11] ~= '' then trades[#trades + 1] = item[11] end

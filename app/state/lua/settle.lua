@@ -10,7 +10,8 @@
 -- meta: [intent_id, entry_id, counter, symbol, release_qty, fill_qty, fill_price, fee, record_order (0/1),
 --        leverage, [extra result field name, value, ...], order event JSON ('' none),
 --        live order fields (flat list, empty unless the order stays open), open order [side, created_ms,
---        book price ('' none), expire_at_ms (0 none)]]; trade_json '' for none
+--        book price ('' none), expire_at_ms (0 none)], side]; trade_json '' for none
+-- release_qty is side-signed (BUY +, SELL -) and released from that side's reservation.
 -- An order that stays open (NEW, PARTIALLY_FILLED) keeps the reservation of what is left (the caller
 -- releases only the filled part) and gets its live record; app/state/orders.py follows it from there.
 local function make_settle(K, A)
@@ -26,7 +27,7 @@ local function make_settle(K, A)
       return {'DONE', done}
     end
     local release = tonumber(meta[5])
-    if release ~= 0 then redis.call('HINCRBYFLOAT', K[2], symbol, -release) end
+    if release ~= 0 then reserve(K[2], symbol, meta[15], -on_side(meta[15], release)) end
     local fill = tonumber(meta[6])
     if fill ~= 0 then
       book_position(A[3] .. symbol, K[3], K[9], K[4], symbol, fill, meta[7], tonumber(meta[8]), meta[10], A[8])
