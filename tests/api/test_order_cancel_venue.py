@@ -10,6 +10,7 @@ import pytest
 import redis
 
 from tests.fakes.binance_server import FakeBinance
+from tests.utils.reservations import sides
 from tests.utils.service import ServiceProcess
 from tests.utils.streams import intent, publish, wait_results
 
@@ -34,6 +35,7 @@ def test_a_cancel_the_venue_does_not_confirm_is_503_and_can_be_retried(redis_url
         body = intent("BTCUSDT", "BUY", quantity=0.002, order_type="LIMIT", price=50000)
         publish(client, body)
         assert wait_results(client, 1, timeout=30)[0]["status"] == "NEW"
+        assert sides(client.hgetall("exec:risk:reserved"))[0] > 0, "the resting order holds its reservation"
         url = f"{service.url}/orders/{body['intent_id']}"
         binance.faults.latency_s = 3.0
         refused = httpx.delete(url, headers=AUTH, timeout=60)
@@ -42,7 +44,7 @@ def test_a_cancel_the_venue_does_not_confirm_is_503_and_can_be_retried(redis_url
         binance.faults.latency_s = 0.0
         retried = httpx.delete(url, headers=AUTH, timeout=30)
         assert retried.status_code == 200 and retried.json()["status"] == "CANCELED", retried.text
-        assert float(client.hget("exec:risk:reserved", "BTCUSDT") or 0) == 0
+        assert sides(client.hgetall("exec:risk:reserved")) == (0.0, 0.0)
     finally:
         client.close()
         service.stop()

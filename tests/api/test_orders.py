@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import redis
 
+from tests.utils.reservations import sides
 from tests.utils.service import ServiceProcess
 from tests.utils.streams import intent, publish, wait_results
 
@@ -54,7 +55,8 @@ def events(client: redis.Redis, intent_id: str) -> list[dict]:
 
 
 def reserved(client: redis.Redis, symbol: str = "BTCUSDT") -> float:
-    return float(client.hget("exec:risk:reserved", symbol) or 0)
+    """What open BUY orders of ``symbol`` hold (the tests here rest BUYs only)."""
+    return sides(client.hgetall("exec:risk:reserved"), symbol)[0]
 
 
 def conforms(svc: ServiceProcess, response: httpx.Response, method: str, path: str) -> None:
