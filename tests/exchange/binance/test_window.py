@@ -124,7 +124,7 @@ async def test_no_kind_of_request_leaves_any_replica_inside_the_window(
     assert {k for k, v in outcomes.items() if v != "refused"} == {"a query", "b query"}   # OutcomeUnknown: ask later
     endpoints = {k.split(" ", 2)[2] for k in outcomes if k.startswith("b endpoint")}
     assert endpoints >= {"time", "exchange_info", "book_ticker", "order_create", "order_query", "order_cancel",
-                         "order_amend", "account"} | ({"leverage"} if market == "usdm" else set())
+                         "order_amend", "account", "user_trades"} | ({"leverage"} if market == "usdm" else set())
     assert fake.requests[arrived:] == [] and fake.requests_in_windows() == []
     await asyncio.sleep(window.end - time.monotonic() + 0.05)
     assert (await b.quote("BTCUSDT")).bid > 0                       # after the window, requests flow again
