@@ -69,6 +69,7 @@ class ExecutionReport:
     message: str = ""
     exchange_code: int | None = None
     raw_status: str | None = None
+    commissions: dict[str, Decimal] = field(default_factory=dict)  # as charged, per asset; ``fee`` is their value
 
     @classmethod
     def rejected(cls, reason: Reason, message: str, code: int | None = None,

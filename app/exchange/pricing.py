@@ -2,7 +2,9 @@
 stream (app/exchange/quotes.py) when enabled.
 
 The public source needs no key; when it cannot be reached the static table answers, so a PAPER
-service never stops trading because the internet is away.
+service never stops trading because the internet is away. A 429 or 418 from Binance closes this
+process's Retry-After window (app/exchange/window.py): until it ends no request is sent and the
+static table answers, so PAPER never earns the IP a ban.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import time
 from decimal import Decimal
 from importlib import resources
-from typing import Protocol
+from typing import Mapping, Protocol
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -21,6 +23,8 @@ from app.config import Market, Settings
 from app.exchange.base import Quote
 from app.exchange.fills import quote_from_mid
 from app.exchange.quotes import StreamQuotes
+from app.exchange.ratelimit import BAN, THROTTLE
+from app.exchange.window import REFUSED, PauseWindow, WindowClosed, guarded_session_params, pause_seconds, retry_after
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -66,6 +70,7 @@ class PublicBookTicker:
         self._ttl = ttl_s
         self._cache: dict[str, tuple[float, Quote]] = {}
         self._session: aiohttp.ClientSession | None = None
+        self.window = PauseWindow()
 
     async def start(self) -> None:
         return None
@@ -75,18 +80,28 @@ class PublicBookTicker:
         now = time.monotonic()
         if cached and now - cached[0] < self._ttl:
             return cached[1]
+        if self.window.left() > 0:
+            return await self._fallback.quote(symbol)
         try:
             if self._session is None:
-                self._session = aiohttp.ClientSession(timeout=self._timeout)
+                self._session = aiohttp.ClientSession(timeout=self._timeout, **guarded_session_params(self.window))
             async with self._session.get(self._url, params={"symbol": symbol}) as response:
+                if response.status in REFUSED:
+                    self._refused(response.status, response.headers)
                 response.raise_for_status()
                 body = await response.json(content_type=None)
             quote = Quote(bid=Decimal(str(body["bidPrice"])), ask=Decimal(str(body["askPrice"])))
-        except (aiohttp.ClientError, TimeoutError, KeyError, ValueError, ArithmeticError) as exc:
+        except (aiohttp.ClientError, TimeoutError, KeyError, ValueError, ArithmeticError, WindowClosed) as exc:
             log.warning("public price for %s unavailable, using the static table: %s", symbol, type(exc).__name__)
             return await self._fallback.quote(symbol)
         self._cache[symbol] = (now, quote)
         return quote
+
+    def _refused(self, status: int, headers: Mapping[str, str]) -> None:
+        seconds = pause_seconds(status, retry_after(headers), None)
+        self.window.hold(seconds, BAN if status == 418 else THROTTLE, f"HTTP {status} from the public book ticker")
+        log.warning("public prices: HTTP %d from Binance; no request for %.0fs, the static table answers", status,
+                    seconds)
 
     async def close(self) -> None:
         if self._session is not None:

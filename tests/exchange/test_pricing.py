@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal
 
 from app.config import load_settings
@@ -36,3 +38,22 @@ async def test_unreachable_venue_falls_back_to_the_static_table() -> None:
     quote = await source.quote("BTCUSDT")
     assert quote is not None and quote.bid == quote.ask == Decimal("60000")
     await source.close()
+
+
+async def test_a_429_keeps_the_public_book_ticker_quiet_for_its_retry_after() -> None:
+    static = StaticPrices({"BTCUSDT": Decimal("60000"), "ETHUSDT": Decimal("3000")}, Decimal("0"))
+    async with FakeBinance() as fake:
+        source = PublicBookTicker(fake.url + "/fapi/v1/ticker/bookTicker", static, ttl_s=0.0)
+        fake.throttle(retry_after_s=1.0)
+        first = await source.quote("BTCUSDT")                       # met the 429: the table answers
+        [window] = fake.windows
+        answers = [first]
+        while time.monotonic() < window.end - 0.1:                  # every quote inside the window: the table's
+            answers += await asyncio.gather(*(source.quote(s) for s in ("BTCUSDT", "ETHUSDT") * 3))
+            await asyncio.sleep(0.02)
+        assert len(answers) > 10 and all(a is not None and a.bid == a.ask for a in answers)
+        assert [r.status for r in fake.requests] == [429] and fake.requests_in_windows() == []
+        await asyncio.sleep(window.end - time.monotonic() + 0.05)
+        after = await source.quote("ETHUSDT")                       # the window over, Binance answers again
+        assert after is not None and (after.bid, after.ask) == fake.exchange.touch("usdm", "ETHUSDT")
+        await source.close()

@@ -6,7 +6,10 @@ at the touch, other LIMITs rest (GTC) or expire (IOC/FOK); filters reject with s
 "Filter failure: …" or the USD-M codes; a client order id may be reused only once the earlier
 order is no longer open; balances and margin are checked (-2010 / -2019). Resting orders fill
 when a test says so (``fill``), are canceled (-2011 when not open), modified on USD-M and
-cancel-replaced on spot with the documented error codes.
+cancel-replaced on spot with the documented error codes. Every fill is a trade with its commission
+(USD-M in USDT; spot in the asset received, or in BNB when ``spot_fee_asset="BNB"``, valued at
+BNBUSDT's price as Binance's BNB discount is), listed by ``trades_of`` in the shapes of USD-M
+``GET /fapi/v1/userTrades`` and spot ``GET /api/v3/myTrades``.
 """
 
 from __future__ import annotations
@@ -74,15 +77,16 @@ class FakeOrder:
     status: str = "NEW"
     executed: Decimal = Decimal(0)
     cum_quote: Decimal = Decimal(0)
-    fills: list[dict[str, Any]] = field(default_factory=list)
+    trades: list[dict[str, Any]] = field(default_factory=list)  # id, price, qty, commission, asset, maker, time
 
 
 class FakeExchange:
     def __init__(self, symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS, spot_fee: str = "0.001",
-                 futures_fee: str = "0.0004") -> None:
+                 futures_fee: str = "0.0004", spot_fee_asset: str | None = None) -> None:
         self.specs = {s.symbol: s for s in symbols}
         self.prices = {s.symbol: Decimal(s.price) for s in symbols}
         self.fees = {SPOT: Decimal(spot_fee), USDM: Decimal(futures_fee)}
+        self.spot_fee_asset = spot_fee_asset  # None: the asset received; "BNB": paid in BNB
         self.balances: dict[str, dict[str, Decimal]] = {
             SPOT: {"USDT": Decimal(1_000_000), **{s.base: Decimal(1000) for s in symbols}},
             USDM: {"USDT": Decimal(1_000_000)},
@@ -159,7 +163,7 @@ class FakeExchange:
         self.orders.append(order)
         return order
 
-    def _fill(self, order: FakeOrder, price: Decimal, qty: Decimal) -> None:
+    def _fill(self, order: FakeOrder, price: Decimal, qty: Decimal, maker: bool = False) -> None:
         quote = qty * price
         fee_rate = self.fees[order.market]
         base = self._spec(order.symbol).base
@@ -167,21 +171,46 @@ class FakeExchange:
         order.cum_quote += quote
         order.status = "FILLED" if order.executed == order.orig_qty else "PARTIALLY_FILLED"
         if order.market == USDM:
-            self.balances[USDM]["USDT"] -= quote * fee_rate
-            return
-        wallet = self.balances[SPOT]
-        sign = 1 if order.side == "BUY" else -1
-        fee, fee_asset = (qty * fee_rate, base) if order.side == "BUY" else (quote * fee_rate, "USDT")
-        wallet[base] = wallet.get(base, Decimal(0)) + sign * qty - (fee if fee_asset == base else 0)
-        wallet["USDT"] -= sign * quote + (fee if fee_asset == "USDT" else 0)
-        order.fills.append({"price": _fmt(price), "qty": _fmt(qty), "commission": _fmt(fee),
-                            "commissionAsset": fee_asset, "tradeId": next(self._trade_ids)})
+            fee, fee_asset = quote * fee_rate, "USDT"
+            self.balances[USDM]["USDT"] -= fee
+        else:
+            fee, fee_asset = self._spot_fee(order, base, qty, quote * fee_rate)
+            wallet = self.balances[SPOT]
+            sign = 1 if order.side == "BUY" else -1
+            wallet[base] = wallet.get(base, Decimal(0)) + sign * qty
+            wallet["USDT"] -= sign * quote
+            wallet[fee_asset] = wallet.get(fee_asset, Decimal(0)) - fee
+        order.trades.append({"id": next(self._trade_ids), "price": price, "qty": qty, "commission": fee,
+                             "asset": fee_asset, "maker": maker, "time": order.time_ms})
+
+    def _spot_fee(self, order: FakeOrder, base: str, qty: Decimal, quote_fee: Decimal) -> tuple[Decimal, str]:
+        if self.spot_fee_asset == "BNB":
+            return (quote_fee / self.prices["BNBUSDT"]).quantize(Decimal("1e-8")), "BNB"
+        return (qty * self.fees[SPOT], base) if order.side == "BUY" else (quote_fee, "USDT")
+
+    def trades_of(self, market: str, symbol: str, order_id: int | None = None) -> list[dict[str, Any]]:
+        """The account's trades on ``symbol`` (of one order when ``order_id``), in Binance's documented shape."""
+        out = []
+        for order in self.orders:
+            if order.market != market or order.symbol != symbol or order_id not in (None, order.order_id):
+                continue
+            for t in order.trades:
+                common = {"symbol": symbol, "id": t["id"], "orderId": order.order_id, "price": _fmt(t["price"]),
+                          "qty": _fmt(t["qty"]), "quoteQty": _fmt(t["price"] * t["qty"]),
+                          "commission": _fmt(t["commission"]), "commissionAsset": t["asset"], "time": t["time"]}
+                if market == USDM:
+                    out.append(common | {"side": order.side, "buyer": order.side == "BUY", "maker": t["maker"],
+                                         "positionSide": "BOTH", "realizedPnl": "0", "marginAsset": "USDT"})
+                else:
+                    out.append(common | {"orderListId": -1, "isBuyer": order.side == "BUY", "isMaker": t["maker"],
+                                         "isBestMatch": True})
+        return sorted(out, key=lambda t: t["id"])
 
     # -- resting orders: fills, cancel, modify (USD-M), cancel-replace (spot) ---------------------
     def fill(self, client_order_id: str, qty: Decimal | str | None = None) -> FakeOrder:
         """Fill a resting order at its limit price (as a maker), ``qty`` of it or all that is left."""
         order = next(o for o in reversed(self.orders) if o.client_order_id == client_order_id and o.status in OPEN)
-        self._fill(order, order.price, Decimal(qty) if qty is not None else order.orig_qty - order.executed)
+        self._fill(order, order.price, Decimal(qty) if qty is not None else order.orig_qty - order.executed, True)
         return order
 
     def cancel(self, market: str, p: Mapping[str, str]) -> FakeOrder:
@@ -310,7 +339,8 @@ def order_document(order: FakeOrder, response_type: str, now_ms: int) -> dict[st
                timeInForce=order.time_in_force, type=order.type, side=order.side, workingTime=order.time_ms,
                selfTradePreventionMode="EXPIRE_MAKER")
     if response_type == "FULL":
-        doc["fills"] = list(order.fills)
+        doc["fills"] = [{"price": _fmt(t["price"]), "qty": _fmt(t["qty"]), "commission": _fmt(t["commission"]),
+                         "commissionAsset": t["asset"], "tradeId": t["id"]} for t in order.trades]
     if response_type == "QUERY":
         del doc["transactTime"]
         doc.update(stopPrice="0.00000000", icebergQty="0.00000000", time=order.time_ms, updateTime=now_ms,

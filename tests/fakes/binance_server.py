@@ -51,12 +51,13 @@ ROUTES: Mapping[tuple[str, str], tuple[str, int, bool]] = {
     ("GET", "/api/v3/exchangeInfo"): (SPOT, 20, False), ("GET", "/api/v3/ticker/bookTicker"): (SPOT, 2, False),
     ("POST", "/api/v3/order"): (SPOT, 1, True), ("GET", "/api/v3/order"): (SPOT, 4, True),
     ("GET", "/api/v3/account"): (SPOT, 20, True), ("DELETE", "/api/v3/order"): (SPOT, 1, True),
-    ("POST", "/api/v3/order/cancelReplace"): (SPOT, 1, True),
+    ("POST", "/api/v3/order/cancelReplace"): (SPOT, 1, True), ("GET", "/api/v3/myTrades"): (SPOT, 20, True),
     ("GET", "/fapi/v1/ping"): (USDM, 1, False), ("GET", "/fapi/v1/time"): (USDM, 1, False),
     ("GET", "/fapi/v1/exchangeInfo"): (USDM, 1, False), ("GET", "/fapi/v1/ticker/bookTicker"): (USDM, 2, False),
     ("POST", "/fapi/v1/order"): (USDM, 0, True), ("GET", "/fapi/v1/order"): (USDM, 1, True),
     ("POST", "/fapi/v1/leverage"): (USDM, 1, True), ("GET", "/fapi/v2/account"): (USDM, 5, True),
     ("DELETE", "/fapi/v1/order"): (USDM, 1, True), ("PUT", "/fapi/v1/order"): (USDM, 0, True),
+    ("GET", "/fapi/v1/userTrades"): (USDM, 5, True),
 }
 _SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
@@ -320,7 +321,8 @@ class FakeBinance:
         return {"ping:GET": self._ping, "time:GET": self._time, "exchangeInfo:GET": self._exchange_info,
                 "bookTicker:GET": self._book_ticker, "order:POST": self._new_order, "order:GET": self._query_order,
                 "leverage:POST": self._leverage, "account:GET": self._account, "order:DELETE": self._cancel_order,
-                "order:PUT": self._modify_order, "cancelReplace:POST": self._cancel_replace}
+                "order:PUT": self._modify_order, "cancelReplace:POST": self._cancel_replace,
+                "userTrades:GET": self._trades, "myTrades:GET": self._trades}
 
     async def _ping(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
         return {}
@@ -382,6 +384,13 @@ class FakeBinance:
         return {"cancelResult": "SUCCESS", "newOrderResult": "SUCCESS",
                 "cancelResponse": cancel_document(old, p.get("cancelNewClientOrderId"), now),
                 "newOrderResponse": order_document(new, p.get("newOrderRespType", "FULL"), now)}
+
+    async def _trades(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        """USD-M userTrades / spot myTrades: symbol required; orderId optional."""
+        symbol = p.get("symbol", "")
+        if symbol not in self.exchange.specs:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return self.exchange.trades_of(market, symbol, int(p["orderId"]) if p.get("orderId", "").isdigit() else None)
 
     async def _leverage(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
         symbol, leverage = p.get("symbol", ""), int(p.get("leverage", "0"))

@@ -23,6 +23,7 @@ from app.exchange.base import ComponentStatus, ExchangeAdapter, ExecutionReport,
 from app.exchange.binance.changes import OrderChanges
 from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.exchange_info import ExchangeInfoCache
+from app.exchange.binance.fees import Fees
 from app.exchange.binance.health import ExchangeState
 from app.exchange.binance.markets import market_api
 from app.exchange.binance.orders import OrderSender
@@ -72,6 +73,7 @@ class BinanceAdapter(ExchangeAdapter):
         self._info = ExchangeInfoCache(redis, keys, settings.binance_market, settings.binance_exchange_info_ttl_s)
         self._orders = OrderSender(self._transport, settings.binance_recv_window_ms)
         self._changes = OrderChanges(self._transport)
+        self._fees = Fees(self._transport, self._info.get, self._mid)
         self._order_window_s = settings.max_intent_age_s or 30.0
         self._quotes: dict[str, tuple[float, Quote]] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -134,13 +136,15 @@ class BinanceAdapter(ExchangeAdapter):
             refusal = await self._ensure_leverage(request, deadline)
         if refusal is not None:
             return refusal
-        return await self._orders.send(request, deadline)
+        return await self._fees.settle(await self._orders.send(request, deadline), request.symbol, deadline)
 
     async def query_order(self, symbol: str, client_order_id: str) -> ExecutionReport | None:
+        deadline = self._transport.deadline()
         try:
-            return await self._orders.query(symbol, client_order_id, self._transport.deadline())
+            found = await self._orders.query(symbol, client_order_id, deadline)
         except ExchangeFailure as failure:
             raise OutcomeUnknown(f"could not look up {client_order_id} on {symbol}: {failure.error.message}") from None
+        return None if found is None else await self._fees.settle(found, symbol, deadline)
 
     async def cancel_order(self, order: Order) -> VenueUpdate:
         try:
@@ -162,10 +166,8 @@ class BinanceAdapter(ExchangeAdapter):
                                             f"{self._api.market.value}", -1121)
         reference = request.price or Decimal(0)
         if request.order_type != "LIMIT":
-            seen = self._quotes.get(request.symbol)
             try:
-                quote = seen[1] if seen and time.monotonic() - seen[0] < QUOTE_MAX_AGE_S else \
-                    await self.quote(request.symbol)
+                quote = await self._recent_quote(request.symbol)
             except ExchangeUnavailable as exc:
                 status = Status.REJECTED if exc.reason is Reason.RATE_LIMITED else Status.FAILED
                 return ExecutionReport.rejected(exc.reason, str(exc), status=status)
@@ -176,6 +178,18 @@ class BinanceAdapter(ExchangeAdapter):
             return None
         return ExecutionReport.rejected(Reason.EXCHANGE_FILTER, f"Filter failure: {violation.filter}: "
                                                                 f"{violation.message} (refused before sending)")
+
+    async def _recent_quote(self, symbol: str) -> Quote:
+        seen = self._quotes.get(symbol)
+        return seen[1] if seen and time.monotonic() - seen[0] < QUOTE_MAX_AGE_S else await self.quote(symbol)
+
+    async def _mid(self, symbol: str) -> Decimal | None:
+        """A recent mid price of ``symbol``, to value a commission paid in another asset; None if unavailable."""
+        try:
+            return (await self._recent_quote(symbol)).mid
+        except ExchangeUnavailable as exc:
+            log.warning("no price for %s to value a commission: %s", symbol, exc)
+            return None
 
     async def _ensure_leverage(self, request: OrderRequest, deadline: float) -> ExecutionReport | None:
         """USD-M leverage is per symbol and account: set it once per value, shared by all replicas."""

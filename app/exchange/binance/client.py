@@ -3,7 +3,8 @@
 python-binance keeps the last response in one shared ``.response`` attribute, which concurrent
 calls overwrite. The rate budget needs each call's ``X-MBX-USED-WEIGHT-*`` and ``Retry-After``,
 so ``capture()`` puts a fresh ``CallInfo`` in a context variable that ``_handle_response`` fills:
-every asyncio task sees only its own.
+every asyncio task sees only its own. The session is guarded (app/exchange/window.py): no request
+leaves while the exchange's Retry-After window runs, whichever call made it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import aiohttp
 from binance import AsyncClient
 
 from app.config import Mode, Settings
+from app.exchange.window import PauseWindow, guarded_session_params
 
 _CALL: contextvars.ContextVar["CallInfo | None"] = contextvars.ContextVar("binance_call", default=None)
 _KEPT_HEADERS = ("x-mbx-used-weight", "x-mbx-order-count", "retry-after")
@@ -61,13 +63,15 @@ def _with_suffix(url: str, suffix: str) -> str:
 
 
 class BinanceHttp(AsyncClient):
-    """AsyncClient with our URLs, recvWindow and timeout; construct inside the running event loop."""
+    """AsyncClient with our URLs, recvWindow, timeout and guarded session; construct inside the running
+    event loop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, window: PauseWindow) -> None:
         key, secret = settings.binance_api_key, settings.binance_api_secret
         super().__init__(
             api_key=key.get_secret_value() if key else None,
             api_secret=secret.get_secret_value() if secret else None,
+            session_params=guarded_session_params(window),
         )
         self.API_URL, self.FUTURES_URL = base_urls(settings)
         self.REQUEST_RECVWINDOW = settings.binance_recv_window_ms

@@ -23,6 +23,7 @@ import aiohttp
 from binance.exceptions import BinanceAPIException
 
 from app.exchange.base import ExecutionReport
+from app.exchange.window import retry_after
 from app.models.result import Reason, Status
 
 
@@ -131,14 +132,6 @@ def from_exception(exc: BaseException) -> ExchangeError:
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return ExchangeError(Kind.UNKNOWN_OUTCOME, "no response from the exchange before the request timeout")
     return ExchangeError(Kind.UNKNOWN_OUTCOME, f"exchange request failed: {describe(exc)}")
-
-
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 def describe(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from app.exchange.base import ComponentStatus, Health
 from app.exchange.ratelimit import BAN, Pause
+from app.exchange.window import PauseWindow
 from app.telemetry.metrics import Metrics
 
 FAILURES_FOR_DEGRADED = 3
@@ -28,17 +29,13 @@ class ExchangeState:
         self.clock_offset_ms: int | None = None
         self.failures = 0
         self.last_error: str | None = None
-        self._pause: Pause | None = None
-        self._pause_until = 0.0
+        self.window = PauseWindow()  # enforced at the wire by this replica's HTTP session (app/exchange/window.py)
 
     def note_pause(self, pause: Pause | None) -> None:
-        """Remember the shared pause (or its absence) as read from Redis or learnt from a response."""
-        if pause is None:
-            self._pause, self._pause_until = None, 0.0
-            return
-        until = time.monotonic() + pause.remaining_s
-        if self._pause is None or until > self._pause_until or pause.kind == BAN:
-            self._pause, self._pause_until = pause, until
+        """Hold the shared pause read from Redis or learnt from a response. Its absence shortens nothing:
+        a window the exchange gave this replica runs to its end."""
+        if pause is not None:
+            self.window.hold(pause.remaining_s, pause.kind, pause.message)
 
     def note_call(self, failed_in_transport: bool, message: str | None = None) -> None:
         self.failures = self.failures + 1 if failed_in_transport else 0
@@ -46,10 +43,11 @@ class ExchangeState:
             self.last_error = message
 
     def pause_left(self) -> float:
-        return max(0.0, self._pause_until - time.monotonic()) if self._pause else 0.0
+        return self.window.left()
 
     def banned(self) -> bool:
-        return self._pause is not None and self._pause.kind == BAN and self.pause_left() > 0
+        pause = self.window.current()
+        return pause is not None and pause.kind == BAN
 
     def component(self, exchange_info_age_s: float | None) -> ComponentStatus:
         details: dict[str, object] = {"market": self.market, "mode": self.mode}
@@ -59,7 +57,7 @@ class ExchangeState:
         if exchange_info_age_s is not None:
             details["exchange_info_age_s"] = round(exchange_info_age_s, 1)
         left = self.pause_left()
-        if left > 0 and self._pause is not None:
+        if left > 0:
             until = datetime.fromtimestamp(time.time() + left, timezone.utc).isoformat(timespec="seconds")
             details["ban_until" if self.banned() else "paused_until"] = until
         if self.start_error:

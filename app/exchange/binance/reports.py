@@ -1,15 +1,15 @@
 """Binance order documents (spot FULL/RESULT and query responses, USD-M RESULT and query) → reports.
 
-Pure functions. Spot gives fills with commissions; USD-M gives avgPrice and cumQuote but no fees
-(they live in /fapi/v1/userTrades, which costs another request per order), so a USD-M report's
-fee is 0 and its fee_asset None.
+Pure functions. Spot FULL answers give fills with commissions, summed per asset into the report's
+``commissions``; USD-M answers (and spot look-ups) carry none: the adapter reads them from the
+order's trades (app/exchange/binance/fees.py). ``fee_in_quote`` values commissions in the symbol's
+quote asset for PnL (docs/binance.md, "Commissions").
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from app.exchange.base import ExecutionReport
 from app.exchange.binance.updates import dec
@@ -22,11 +22,10 @@ _CLOSED = {"CANCELED", "EXPIRED", "EXPIRED_IN_MATCH", "REJECTED", "PENDING_CANCE
 def spot_report(doc: Mapping[str, Any]) -> ExecutionReport:
     executed = dec(doc.get("executedQty"))
     quote_qty = dec(doc.get("cummulativeQuoteQty"))
-    fills = doc.get("fills") or ()
-    fee = sum((dec(f.get("commission")) for f in fills), ZERO)
-    assets = Counter(f.get("commissionAsset") for f in fills if f.get("commissionAsset"))
     avg = quote_qty / executed if executed > 0 and quote_qty > 0 else None
-    return _report(doc, executed, avg, quote_qty, fee, assets.most_common(1)[0][0] if assets else None)
+    report = _report(doc, executed, avg, quote_qty, ZERO, None)
+    report.commissions = commission_sums(doc.get("fills") or ())
+    return report
 
 
 def futures_report(doc: Mapping[str, Any]) -> ExecutionReport:
@@ -36,6 +35,33 @@ def futures_report(doc: Mapping[str, Any]) -> ExecutionReport:
     if quote_qty == 0 and executed > 0 and avg > 0:
         quote_qty = executed * avg
     return _report(doc, executed, avg if avg > 0 else None, quote_qty, ZERO, None)
+
+
+def commission_sums(items: Iterable[Mapping[str, Any]]) -> dict[str, Decimal]:
+    """Commission per asset over spot fills or user trades (each has ``commission`` and ``commissionAsset``)."""
+    sums: dict[str, Decimal] = {}
+    for item in items:
+        if item.get("commissionAsset"):
+            asset = str(item["commissionAsset"])
+            sums[asset] = sums.get(asset, ZERO) + dec(item.get("commission"))
+    return sums
+
+
+def fee_in_quote(commissions: Mapping[str, Decimal], base: str, quote: str, avg_price: Decimal | None,
+                 prices: Mapping[str, Decimal]) -> tuple[Decimal, list[str]]:
+    """The commissions' value in ``quote``, and the assets that could not be valued.
+
+    The quote asset counts as is; the base asset at the order's average fill price (what it was
+    traded at); any other asset (BNB) at ``prices[asset]``, its price in the quote asset.
+    """
+    value, unvalued = ZERO, []
+    for asset, amount in commissions.items():
+        price = Decimal(1) if asset == quote else avg_price if asset == base else prices.get(asset)
+        if price is None:
+            unvalued.append(asset)
+        else:
+            value += amount * price
+    return value, unvalued
 
 
 def _report(doc: Mapping[str, Any], executed: Decimal, avg: Decimal | None, quote_qty: Decimal,

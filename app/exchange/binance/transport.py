@@ -1,13 +1,17 @@
 """Every Binance call goes through ``Transport.call``: budget, call, headers, metrics, pauses.
 
-One place decides, for every endpoint: take the request's cost from the shared budget (or say
-why not in time), make the call with its headers captured, clamp the budget to Binance's
-counters, pause every replica on 429/418, remember credential failures for /health, resync the
-clock and retry once on -1021. Failures leave as ``ExchangeFailure``; nothing else escapes.
+One place decides, for every endpoint: wait out a Retry-After window this replica knows, take the
+request's cost from the shared budget, which holds every replica's pause (or say why not in time),
+make the call with its headers captured, pause every replica on 429/418 (first, before any other
+bookkeeping), clamp the budget to Binance's counters, remember credential failures for /health,
+resync the clock and retry once on -1021. Below it, the HTTP session refuses to write any request
+while the window runs (app/exchange/window.py): a 429 read by one task stops the request another
+task had already been admitted to send. Failures leave as ``ExchangeFailure``; nothing else escapes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from typing import Any
@@ -23,10 +27,10 @@ from app.exchange.binance.errors import ExchangeError, ExchangeFailure, Kind, fr
 from app.exchange.binance.health import ExchangeState
 from app.exchange.binance.markets import Endpoint, MarketApi
 from app.exchange.ratelimit import BAN, THROTTLE, Pause, RateBudget
+from app.exchange.window import WindowClosed, pause_seconds
 from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
-MIN_PAUSE_S = 1.0
 # Answers Binance gives a signed request only after accepting its key and signature.
 _AUTHENTICATED = (Kind.NOT_FOUND, Kind.FILTER, Kind.BALANCE, Kind.DUPLICATE)
 _EXPECTED = (BinanceAPIException, BinanceRequestException, aiohttp.ClientError, TimeoutError)
@@ -45,7 +49,7 @@ class Transport:
 
     def open(self) -> None:
         if self.client is None:
-            self.client = BinanceHttp(self._settings)
+            self.client = BinanceHttp(self._settings, self.state.window)
 
     async def close(self) -> None:
         if self.client is not None:
@@ -79,12 +83,30 @@ class Transport:
         return offset
 
     async def _once(self, endpoint: Endpoint, deadline: float, params: dict[str, Any]) -> Any:
-        if self.client is None:
-            raise ExchangeFailure(ExchangeError(Kind.UNAVAILABLE, "the Binance client is not open"))
+        while True:
+            await self._admit(endpoint, deadline)
+            try:
+                return await self._send(endpoint, params)
+            except WindowClosed as closed:  # a 429 was read after this request was admitted: nothing was sent
+                log.info("binance %s held back: %s", endpoint.name, closed)
+
+    async def _admit(self, endpoint: Endpoint, deadline: float) -> None:
+        """Wait out this replica's window, then take the cost from the shared budget (and its pause)."""
+        while (pause := self.state.window.current()) is not None:
+            left = deadline - time.monotonic()
+            if pause.remaining_s > left:
+                raise ExchangeFailure(ExchangeError(Kind.RATE_LIMIT, f"{pause.kind} by the exchange: {pause.message}; "
+                                                    f"{pause.remaining_s:.1f}s to wait but {max(left, 0):.1f}s left "
+                                                    f"before the deadline"))
+            await asyncio.sleep(pause.remaining_s)
         denial = await self.budget.acquire(endpoint.weight, endpoint.orders, deadline)
         if denial is not None:
             self.state.note_pause(denial.pause)
             raise ExchangeFailure(ExchangeError(Kind.RATE_LIMIT, denial.message))
+
+    async def _send(self, endpoint: Endpoint, params: dict[str, Any]) -> Any:
+        if self.client is None:
+            raise ExchangeFailure(ExchangeError(Kind.UNAVAILABLE, "the Binance client is not open"))
         method = self.api.method(self.client, endpoint)
         sent_at_ms = self.clock.now_ms()
         started = time.perf_counter()
@@ -92,6 +114,8 @@ class Transport:
         with self.client.capture() as info:
             try:
                 result = await method(**params)
+            except WindowClosed:
+                raise
             except Exception as exc:  # mapped once, in errors.from_exception
                 if not isinstance(exc, _EXPECTED):
                     log.error("binance %s raised %s", endpoint.name, type(exc).__name__, exc_info=True)
@@ -106,6 +130,8 @@ class Transport:
     async def _learn(self, endpoint: Endpoint, info: CallInfo, error: ExchangeError | None) -> None:
         """Feed what the response said back into the shared budget and this replica's health."""
         try:
+            if error is not None and error.http_status in (418, 429):
+                await self._pause(error)
             weights = info.counters("x-mbx-used-weight")
             if weights:
                 self.state.used_weight_1m = weights.get("1m", self.state.used_weight_1m)
@@ -113,8 +139,6 @@ class Transport:
             orders = info.counters("x-mbx-order-count")
             if orders:
                 await self.budget.observe(orders, "orders")
-            if error is not None and error.http_status in (418, 429):
-                await self._pause(error)
         except RedisError as exc:  # the call's outcome matters more than budget bookkeeping
             log.warning("binance %s: could not update the shared rate budget: %s", endpoint.name, exc)
         if endpoint.signed and (error is None or error.kind in _AUTHENTICATED):
@@ -129,16 +153,10 @@ class Transport:
         self.state.publish(self.metrics)
 
     async def _pause(self, error: ExchangeError) -> None:
+        assert error.http_status is not None
         kind = BAN if error.http_status == 418 else THROTTLE
-        seconds = max(MIN_PAUSE_S, error.retry_after_s if error.retry_after_s is not None else _default_wait(error))
+        seconds = pause_seconds(error.http_status, error.retry_after_s, error.code)
         message = f"HTTP {error.http_status} {error.code}: {error.message}"
-        await self.budget.pause(seconds, kind, message)
         self.state.note_pause(Pause(kind, message, seconds))
+        await self.budget.pause(seconds, kind, message)
         log.warning("binance %s: every replica pauses for %.1fs", message, seconds)
-
-
-def _default_wait(error: ExchangeError) -> float:
-    """Without Retry-After (order-count 429s): the 10 s order window, else the rest of the minute."""
-    if error.code == -1015:
-        return 10.0
-    return 120.0 if error.http_status == 418 else 60.0 - time.time() % 60.0

@@ -8,6 +8,7 @@ import pytest
 
 from app.config import Settings
 from app.exchange.binance.client import BinanceHttp, base_urls
+from app.exchange.window import PauseWindow
 from tests.exchange.binance.conftest import MakeSettings
 from tests.fakes.binance_server import FakeBinance
 
@@ -32,7 +33,7 @@ def test_overrides_are_base_endpoints_with_or_without_the_api_path(make_settings
 
 async def test_each_concurrent_call_sees_its_own_response_headers(make_settings: MakeSettings,
                                                                   fake: FakeBinance) -> None:
-    client = BinanceHttp(make_settings(binance_market="spot"))
+    client = BinanceHttp(make_settings(binance_market="spot"), PauseWindow())
 
     async def one() -> int:
         with client.capture() as info:
@@ -50,7 +51,7 @@ async def test_each_concurrent_call_sees_its_own_response_headers(make_settings:
 async def test_the_client_sends_the_configured_recv_window_and_never_shows_the_secret(
         make_settings: MakeSettings, fake: FakeBinance) -> None:
     settings: Settings = make_settings(binance_recv_window_ms=3000)
-    client = BinanceHttp(settings)
+    client = BinanceHttp(settings, PauseWindow())
     try:
         await client.futures_account()
     finally:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.exchange.binance.reports import futures_report, spot_report, status_of
+from app.exchange.binance.reports import commission_sums, fee_in_quote, futures_report, spot_report, status_of
 from app.models.result import Reason, Status
 
 SPOT_FULL = {  # POST /api/v3/order, newOrderRespType=FULL, two fills
@@ -36,7 +36,21 @@ def test_a_spot_full_response_sums_commissions_and_averages_fills() -> None:
     assert (report.status, report.reason, report.message) == (Status.FILLED, None, "")
     assert report.executed_qty == Decimal("0.3") and report.quote_qty == Decimal("19500.3")
     assert report.avg_price == Decimal("65001")
-    assert (report.fee, report.fee_asset, report.exchange_order_id) == (Decimal("0.0003"), "BTC", "28")
+    assert report.commissions == {"BTC": Decimal("0.0003")} and report.exchange_order_id == "28"
+    assert (report.fee, report.fee_asset) == (Decimal(0), None)           # valued by the adapter (fees.py)
+
+
+def test_commissions_are_summed_per_asset_over_every_fill() -> None:
+    fills = SPOT_FULL["fills"] + [{"price": "65002", "qty": "0.1", "commission": "0.00150000", "commissionAsset": "BNB",
+                                   "tradeId": 58}]
+    assert commission_sums(fills) == {"BTC": Decimal("0.0003"), "BNB": Decimal("0.0015")}
+
+
+def test_fees_are_valued_in_the_quote_asset_base_at_the_average_price_bnb_at_its_own() -> None:
+    charged = {"USDT": Decimal("0.5"), "BTC": Decimal("0.0001"), "BNB": Decimal("0.002"), "XYZ": Decimal(3)}
+    value, unvalued = fee_in_quote(charged, "BTC", "USDT", Decimal("65000"), {"BNB": Decimal("600")})
+    assert value == Decimal("0.5") + Decimal("6.5") + Decimal("1.2") and unvalued == ["XYZ"]
+    assert fee_in_quote({}, "BTC", "USDT", None, {}) == (Decimal(0), [])
 
 
 def test_a_futures_result_uses_avg_price_and_cum_quote_without_fees() -> None:
@@ -45,6 +59,7 @@ def test_a_futures_result_uses_avg_price_and_cum_quote_without_fees() -> None:
     assert (report.executed_qty, report.avg_price, report.quote_qty) == \
            (Decimal("0.01"), Decimal("65000.1"), Decimal("650.001"))
     assert (report.fee, report.fee_asset, report.exchange_order_id) == (Decimal(0), None, "22542179")
+    assert report.commissions == {}                                       # read from userTrades by the adapter
 
 
 def test_a_futures_ack_is_reported_as_open_not_filled() -> None:
