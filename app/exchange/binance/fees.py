@@ -33,11 +33,13 @@ class Fees:
         self._rules = rules
         self._mid = mid
 
-    async def settle(self, report: ExecutionReport, symbol: str, deadline: float) -> ExecutionReport:
-        """``report`` with its commissions (read from the trades when the answer had none) and their value."""
+    async def settle(self, report: ExecutionReport, symbol: str, deadline: float,
+                     read_trades: bool = True) -> ExecutionReport:
+        """``report`` with its commissions and their value; read from the order's trades when the
+        answer had none and ``read_trades`` (a look-up: rare, after a crash)."""
         if report.executed_qty <= 0:
             return report
-        if not report.commissions and report.exchange_order_id is not None:
+        if not report.commissions and read_trades and report.exchange_order_id is not None:
             report.commissions = await self._from_trades(report, symbol, deadline)
         rules = self._rules(symbol)
         if not report.commissions or rules is None:

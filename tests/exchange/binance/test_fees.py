@@ -17,11 +17,13 @@ from tests.fakes.binance_server import FakeBinance
 TRADES = {"usdm": "/fapi/v1/userTrades", "spot": "/api/v3/myTrades"}
 
 
-async def test_a_usdm_fill_books_the_commission_of_its_user_trades(make_adapter: MakeAdapter,
-                                                                   fake: FakeBinance) -> None:
+async def test_a_usdm_order_found_by_look_up_books_the_commission_of_its_user_trades(
+        make_adapter: MakeAdapter, fake: FakeBinance) -> None:
     adapter = await make_adapter()
-    report = await adapter.place_order(order("ex-fee-1", quantity="0.01"))
-    assert report.status is Status.FILLED
+    placed = await adapter.place_order(order("ex-fee-1", quantity="0.01"))
+    assert placed.status is Status.FILLED and fake.sent("GET", TRADES["usdm"]) == [], "a fresh answer reads no trades"
+    report = await adapter.query_order("BTCUSDT", "ex-fee-1")
+    assert report is not None
     expected = Decimal("65000.1") * Decimal("0.01") * Decimal("0.0004")
     assert report.commissions == {"USDT": expected} and (report.fee, report.fee_asset) == (expected, "USDT")
     [read] = fake.sent("GET", TRADES["usdm"])
@@ -44,8 +46,9 @@ async def test_a_commission_that_cannot_be_read_leaves_the_fill_booked_without_i
         make_adapter: MakeAdapter, fake: FakeBinance, monkeypatch: pytest.MonkeyPatch) -> None:
     adapter = await make_adapter()
     monkeypatch.setattr(fake.exchange, "trades_of", lambda *a: [])        # trades not listed yet
-    report = await adapter.place_order(order("ex-fee-lag"))
-    assert report.status is Status.FILLED and report.executed_qty == Decimal("0.01")
+    await adapter.place_order(order("ex-fee-lag"))
+    report = await adapter.query_order("BTCUSDT", "ex-fee-lag")
+    assert report is not None and report.status is Status.FILLED and report.executed_qty == Decimal("0.01")
     assert (report.fee, report.commissions) == (Decimal(0), {})
 
 
