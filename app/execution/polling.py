@@ -76,8 +76,7 @@ class OrderPolling:
         if not self.wanted():
             self._metrics.order_poller.set(0)
             return []
-        ttl = self._delay + self._settings.binance_request_timeout_s + LEASE_MARGIN_S
-        held = await self._lease.hold(ttl)
+        held = await self._lease.hold(self._delay + LEASE_MARGIN_S)
         self._metrics.order_poller.set(1 if held else 0)
         if not held:
             return []
@@ -87,9 +86,9 @@ class OrderPolling:
             return []
         self._metrics.order_polls.labels("ok").inc()
         self._delay = self._stretched(poll)
-        if self._delay > self._settings.order_poll_interval_s:
-            await self._lease.hold(self._delay + LEASE_MARGIN_S)
-        return await self._book(orders, poll)
+        changes = await self._book(orders, poll)
+        await self._lease.hold(self._delay + LEASE_MARGIN_S)  # from the end of a round, however long it took
+        return changes
 
     async def _book(self, orders: Sequence[Order], poll: OrderPoll) -> list[Change]:
         seqs = {o.intent_id: o.seq for o in orders}
