@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     history_limit: int = Field(10_000, ge=10)
     max_open_orders: int = Field(1000, ge=1, le=100_000)
     order_sweep_interval_s: float = Field(0.5, gt=0, le=60)
+    order_poll_interval_s: float = Field(3.0, gt=0, le=300)
+    order_poll_max_weight_share: float = Field(0.25, gt=0, le=1)
+    order_lost_after_lookups: int = Field(5, ge=1, le=1000)
     cancel_on_kill_switch: bool = True
 
     @field_validator("redis_url")

@@ -164,6 +164,17 @@ class Keys:
         """String with TTL: the USD-M leverage last set for a symbol, so replicas set it once."""
         return f"{self.prefix}:binance:leverage:{symbol}"
 
+    @property
+    def order_poll_lease(self) -> str:
+        """String with TTL: the replica that polls Binance's open orders (app/state/lease.py)."""
+        return f"{self.prefix}:binance:poll_lease"
+
+    @property
+    def order_poll_misses(self) -> str:
+        """Hash intent id -> polls in a row that Binance did not know that open order; a field leaves
+        when the order is found or marked lost, and the hash expires a day after its last change."""
+        return f"{self.prefix}:binance:poll_misses"
+
 
 def reserved_field(symbol: str, side: str) -> str:
     """The field of ``Keys.reserved`` for one side of a symbol (library.lua's reserve builds the same)."""

@@ -21,9 +21,10 @@ from redis.backoff import ExponentialBackoff
 from app.backoff import Backoff
 from app.bus.consumer import StreamConsumer
 from app.bus.maintenance import Maintenance
-from app.config import Settings
+from app.config import Mode, Settings
 from app.exchange.factory import build_exchange
 from app.execution.lifecycle import OrderLifecycle
+from app.execution.polling import OrderPolling
 from app.execution.reconcile import reconcile_in_flight
 from app.execution.service import IntentProcessor
 from app.keys import Keys
@@ -130,6 +131,7 @@ class Runtime:
         self.orders = OrderLifecycle.build(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
                                            self.tracing)
         self.orders.follow_quotes()
+        self.polling = OrderPolling(settings, self.redis, self.keys, self.orders, self.exchange, self.metrics)
         self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
                                          self.tracing, self.orders)
         self.consumer = StreamConsumer(settings, self.redis, self.reader, self.keys, self.processor.process,
@@ -143,6 +145,7 @@ class Runtime:
         self._maintenance_task: asyncio.Task[None] | None = None
         self._reconcile_task: asyncio.Task[None] | None = None
         self._orders_task: asyncio.Task[None] | None = None
+        self._polling_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # Start-up objects (modules, settings, clients) never die: keep them out of the collector's
@@ -160,6 +163,8 @@ class Runtime:
                 await self.exchange.start()
                 self.exchange_started = True
                 self._reconcile_task = asyncio.create_task(self._reconcile(), name="reconcile")
+                if self.settings.execution_mode is not Mode.PAPER:  # PAPER makes its orders' changes itself
+                    self._polling_task = asyncio.create_task(self.polling.run(self.stopping), name="order-polling")
             except Exception as exc:  # credentials or venue not reachable yet: stay unready, retry
                 delay = backoff.next_delay()
                 log.warning("exchange start failed (%s); retrying in %.1fs", type(exc).__name__, delay)
@@ -195,7 +200,8 @@ class Runtime:
         log.info("draining: no new intents are read")
         self.stopping.set()
         self.consumer.stop()
-        tasks = [t for t in (self._consumer_task, self._maintenance_task, self._orders_task) if t is not None]
+        tasks = [t for t in (self._consumer_task, self._maintenance_task, self._orders_task, self._polling_task)
+                 if t is not None]
         done, pending = await asyncio.wait(tasks, timeout=self.settings.drain_timeout_s) if tasks else ((), ())
         for task in pending:
             log.error("drain timed out after %.0fs; cancelling %s", self.settings.drain_timeout_s, task.get_name())

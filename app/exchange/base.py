@@ -84,6 +84,21 @@ class ComponentStatus:
     details: dict[str, object] = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class OrderPoll:
+    """What one look at the venue's open orders learnt about the orders it was asked about (by intent id).
+
+    ``updates`` are changes to book; ``known`` the orders the venue still knows (open, or ended and
+    found); ``unknown`` those it answered it does not know at all. ``weight`` is what the look cost.
+    """
+
+    updates: dict[str, VenueUpdate] = field(default_factory=dict)
+    known: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    weight: int = 0
+    weight_limit_1m: int | None = None
+
+
 class OutcomeUnknown(Exception):
     """The order may exist at the exchange; resolve it by client order id before publishing."""
 
@@ -138,6 +153,11 @@ class ExchangeAdapter(ABC):
         """Change an open LIMIT order's price and/or quantity, keeping its place in the service's books;
         a refusal raises ``AmendRejected``."""
         raise NotImplementedError(f"{self.name} cannot amend orders")
+
+    async def poll_orders(self, orders: Sequence[Order]) -> OrderPoll | None:
+        """What the venue says now of these open orders; None for a venue whose changes the service
+        makes itself (PAPER). Failures raise; the caller polls again later."""
+        return None
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:
         """Send several orders; an adapter may batch. Exceptions are returned in place."""

@@ -6,6 +6,12 @@ and passes it through ``apply``; ``app/state/orders.py`` writes the resulting ``
 atomically, only if the order is still as it was read (its ``seq``), so replicas racing on one
 order produce one change. A fill is booked once per trade id; cumulative quantities never go down;
 a final order takes no further change.
+
+A venue that reports one order's fills through more than one channel (Binance: the polling
+backstop, a cancel's answer, later the user-data stream) names the same fill differently in each, so
+the trade id alone cannot keep it from being booked twice. Its TRADE updates carry the venue's
+cumulative executed quantity after the fill (``executed_qty``): such a fill is booked only up to
+that quantity, so a report of fills already booked through another channel books nothing.
 """
 
 from __future__ import annotations
@@ -94,7 +100,8 @@ class Order:
 class VenueUpdate:
     """One change the venue reports (or, for PAPER, makes) to one order.
 
-    ``status`` is the venue's status after the change. A TRADE carries its ``fill``; an update that
+    ``status`` is the venue's status after the change. A TRADE carries its ``fill``, and when the venue
+    says it, its cumulative ``executed_qty`` after the fill (booked only up to that); an update that
     ends the order may carry the venue's cumulative ``executed_qty`` when it knows more than was
     booked (a fill that raced the cancel: the venue's word wins, the difference is booked as a
     fill of its own). AMENDED carries the new ``price`` and/or ``quantity``, and ``client_order_id``
@@ -161,6 +168,14 @@ def _trade(order: Order, update: VenueUpdate) -> Change | None:
         return None
     if fill.quantity <= 0 or fill.price <= 0:
         raise UpdateRefused(f"fill {fill.trade_id} has quantity {fill.quantity} at {fill.price}")
+    if update.executed_qty is not None:
+        if update.executed_qty > order.quantity:
+            raise UpdateRefused(f"executed {update.executed_qty} is more than the order's {order.quantity}")
+        grown = update.executed_qty - order.executed_qty
+        if grown <= 0:  # booked already, through another report of the same fills
+            return None
+        if grown < fill.quantity:
+            fill = replace(fill, quantity=grown, fee=fill.fee * grown / fill.quantity)
     if fill.quantity > order.remaining:
         raise UpdateRefused(f"fill {fill.trade_id} of {fill.quantity} is more than the {order.remaining} left")
     after = _filled(order, fill)

@@ -77,6 +77,16 @@ class Metrics:
                                       "Time from an order being accepted to its last fill.",
                                       buckets=(*LATENCY_BUCKETS, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0),
                                       registry=r)
+        self.order_polls = Counter("execution_order_polls_total",
+                                   "Polls of the venue's open orders by this replica (TESTNET/LIVE), by outcome.",
+                                   ["outcome"], registry=r)
+        for outcome in ("ok", "failed"):
+            self.order_polls.labels(outcome)
+        self.order_poller = Gauge("execution_order_poller",
+                                  "1 while this replica holds the lease to poll the venue's open orders.", registry=r)
+        self.orders_lost = Counter("execution_orders_lost_total",
+                                   "Open orders the venue no longer knew after ORDER_LOST_AFTER_LOOKUPS look-ups, "
+                                   "ended EXPIRED with reason LOST by this replica.", registry=r)
         self.quotes = Counter("execution_quotes_total",
                               "Quote stream entries read by this replica (PAPER_PRICE_SOURCE=stream), by outcome.",
                               ["outcome"], registry=r)

@@ -9,15 +9,18 @@ when a test says so (``fill``), are canceled (-2011 when not open), modified on 
 cancel-replaced on spot with the documented error codes. Every fill is a trade with its commission
 (USD-M in USDT; spot in the asset received, or in BNB when ``spot_fee_asset="BNB"``, valued at
 BNBUSDT's price as Binance's BNB discount is), listed by ``trades_of`` in the shapes of USD-M
-``GET /fapi/v1/userTrades`` and spot ``GET /api/v3/myTrades``.
+``GET /fapi/v1/userTrades`` and spot ``GET /api/v3/myTrades``. A test can also act as someone else
+on the account: ``cancel_elsewhere`` (a cancel from Binance's web page) and ``forget`` (an order
+Binance no longer knows: -2013 to every look-up).
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 SPOT, USDM = "spot", "usdm"
 OPEN = ("NEW", "PARTIALLY_FILLED")
@@ -78,6 +81,8 @@ class FakeOrder:
     executed: Decimal = Decimal(0)
     cum_quote: Decimal = Decimal(0)
     trades: list[dict[str, Any]] = field(default_factory=list)  # id, price, qty, commission, asset, maker, time
+    update_ms: int = 0                 # Binance's updateTime: the last fill, cancel or modify
+    forgotten: bool = False            # Binance no longer knows it (``forget``)
 
 
 class FakeExchange:
@@ -95,6 +100,7 @@ class FakeExchange:
         self.orders: list[FakeOrder] = []
         self._ids = itertools.count(1000)
         self._trade_ids = itertools.count(1)
+        self.clock: Callable[[], int] = lambda: int(time.time() * 1000)  # the server's time (ms)
 
     # -- market data ----------------------------------------------------------------------------
     def tick(self, market: str, symbol: str) -> Decimal:
@@ -129,10 +135,17 @@ class FakeExchange:
     def find(self, market: str, symbol: str, client_order_id: str | None = None,
              order_id: int | None = None) -> FakeOrder | None:
         for order in reversed(self.orders):
-            if order.market == market and order.symbol == symbol and \
+            if order.market == market and order.symbol == symbol and not order.forgotten and \
                     (order.client_order_id == client_order_id or order.order_id == order_id):
                 return order
         return None
+
+    def open_orders(self, market: str, symbol: str | None = None) -> list[FakeOrder]:
+        """GET openOrders: the open orders of one symbol, or of every symbol."""
+        if symbol is not None:
+            self._known(symbol)
+        return [o for o in self.orders if o.market == market and o.status in OPEN and not o.forgotten
+                and (symbol is None or o.symbol == symbol)]
 
     def place(self, market: str, p: Mapping[str, str], now_ms: int) -> FakeOrder:
         symbol = self._known(p.get("symbol"))
@@ -155,7 +168,7 @@ class FakeExchange:
         marketable = kind == "MARKET" or (price >= ask if side == "BUY" else price <= bid)
         self._check_funds(market, symbol, side, qty, touch if marketable else price)
         order = FakeOrder(market, symbol, next(self._ids), coid, side, kind, tif, qty, price,
-                          p.get("reduceOnly", "false").lower() == "true", now_ms)
+                          p.get("reduceOnly", "false").lower() == "true", now_ms, update_ms=now_ms)
         if marketable:
             self._fill(order, touch, qty)
         elif tif in ("IOC", "FOK"):
@@ -170,6 +183,7 @@ class FakeExchange:
         order.executed += qty
         order.cum_quote += quote
         order.status = "FILLED" if order.executed == order.orig_qty else "PARTIALLY_FILLED"
+        order.update_ms = self.clock()
         if order.market == USDM:
             fee, fee_asset = quote * fee_rate, "USDT"
             self.balances[USDM]["USDT"] -= fee
@@ -218,8 +232,20 @@ class FakeExchange:
         order = self._open(market, p, p.get("origClientOrderId"), p.get("orderId"))
         if order is None:
             raise BinanceError(400, -2011, "Unknown order sent.")
-        order.status = "CANCELED"
+        order.status, order.update_ms = "CANCELED", self.clock()
         return order
+
+    def cancel_elsewhere(self, client_order_id: str) -> FakeOrder:
+        """Cancel an open order as Binance's web page (or another client) would: the service is not told."""
+        order = next(o for o in reversed(self.orders) if o.client_order_id == client_order_id and o.status in OPEN)
+        order.status, order.update_ms = "CANCELED", self.clock()
+        return order
+
+    def forget(self, client_order_id: str) -> None:
+        """Binance no longer knows these orders: absent from openOrders, -2013 to a look-up."""
+        for order in self.orders:
+            if order.client_order_id == client_order_id:
+                order.forgotten = True
 
     def modify(self, p: Mapping[str, str]) -> FakeOrder:
         """USD-M PUT order (LIMIT only; quantity and price both required; -5027 when nothing changes).
@@ -237,7 +263,7 @@ class FakeExchange:
         if qty <= order.executed:
             order.status = "CANCELED"
             return order
-        order.orig_qty, order.price = qty, price
+        order.orig_qty, order.price, order.update_ms = qty, price, self.clock()
         order.status = "PARTIALLY_FILLED" if order.executed else "NEW"
         bid, ask = self.touch(USDM, order.symbol)
         if price >= ask if order.side == "BUY" else price <= bid:
@@ -266,7 +292,7 @@ class FakeExchange:
                 "cancelResult": "FAILURE", "newOrderResult": "NOT_ATTEMPTED", "cancelResponse": refusal,
                 "newOrderResponse": None})
         assert old is not None
-        old.status = "CANCELED"
+        old.status, old.update_ms = "CANCELED", now_ms
         try:
             new = self.place(SPOT, p, now_ms)
         except BinanceError as err:
@@ -329,7 +355,7 @@ def order_document(order: FakeOrder, response_type: str, now_ms: int) -> dict[st
                 "reduceOnly": order.reduce_only, "closePosition": False, "side": order.side,
                 "positionSide": "BOTH", "stopPrice": "0", "workingType": "CONTRACT_PRICE", "priceProtect": False,
                 "origType": order.type, "priceMatch": "NONE", "selfTradePreventionMode": "EXPIRE_MAKER",
-                "goodTillDate": 0, "time": order.time_ms, "updateTime": now_ms}
+                "goodTillDate": 0, "time": order.time_ms, "updateTime": order.update_ms or now_ms}
     doc: dict[str, Any] = {"symbol": order.symbol, "orderId": order.order_id, "orderListId": -1,
                            "clientOrderId": order.client_order_id, "transactTime": order.time_ms}
     if response_type == "ACK":
@@ -343,7 +369,8 @@ def order_document(order: FakeOrder, response_type: str, now_ms: int) -> dict[st
                          "commissionAsset": t["asset"], "tradeId": t["id"]} for t in order.trades]
     if response_type == "QUERY":
         del doc["transactTime"]
-        doc.update(stopPrice="0.00000000", icebergQty="0.00000000", time=order.time_ms, updateTime=now_ms,
+        doc.update(stopPrice="0.00000000", icebergQty="0.00000000", time=order.time_ms,
+                   updateTime=order.update_ms or now_ms,
                    isWorking=order.status in OPEN)
     return doc
 

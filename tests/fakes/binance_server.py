@@ -15,6 +15,8 @@ Use::
         fake.throttle(retry_after_s=1)                # next request: 429, then 418 if not respected
         fake.orders_for(client_order_id)              # what exists; fake.requests: what arrived
         fake.exchange.fill(client_order_id, qty)      # a resting order fills (partly) at its limit price
+        fake.exchange.cancel_elsewhere(client_order_id)  # canceled from Binance's web page
+        fake.exchange.forget(client_order_id)         # Binance no longer knows it (-2013)
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ ROUTES: Mapping[tuple[str, str], tuple[str, int, bool]] = {
     ("POST", "/fapi/v1/leverage"): (USDM, 1, True), ("GET", "/fapi/v2/account"): (USDM, 5, True),
     ("DELETE", "/fapi/v1/order"): (USDM, 1, True), ("PUT", "/fapi/v1/order"): (USDM, 0, True),
     ("GET", "/fapi/v1/userTrades"): (USDM, 5, True),
+    ("GET", "/api/v3/openOrders"): (SPOT, 6, True), ("GET", "/fapi/v1/openOrders"): (USDM, 1, True),
 }
+# Endpoints that cost more without a ``symbol`` (every symbol's answer).
+ALL_SYMBOLS_WEIGHT: Mapping[str, int] = {"/api/v3/openOrders": 80, "/fapi/v1/openOrders": 40}
 _SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
 
 
@@ -134,6 +139,7 @@ class FakeBinance:
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.port = 0
+        self.exchange.clock = self.server_time_ms
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -217,6 +223,8 @@ class FakeBinance:
         headers: dict[str, str] = {}
         body = await request.text()
         params = dict(parse_qsl(body)) | dict(parse_qsl(request.rel_url.raw_query_string))
+        if request.path in ALL_SYMBOLS_WEIGHT and "symbol" not in params:
+            weight = ALL_SYMBOLS_WEIGHT[request.path]
         record = RecordedRequest(arrived, request.method, request.path, market, weight,
                                  {k: v for k, v in params.items() if k != "signature"})
         self.requests.append(record)
@@ -322,7 +330,8 @@ class FakeBinance:
                 "bookTicker:GET": self._book_ticker, "order:POST": self._new_order, "order:GET": self._query_order,
                 "leverage:POST": self._leverage, "account:GET": self._account, "order:DELETE": self._cancel_order,
                 "order:PUT": self._modify_order, "cancelReplace:POST": self._cancel_replace,
-                "userTrades:GET": self._trades, "myTrades:GET": self._trades}
+                "userTrades:GET": self._trades, "myTrades:GET": self._trades,
+                "openOrders:GET": self._open_orders}
 
     async def _ping(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
         return {}
@@ -368,6 +377,10 @@ class FakeBinance:
         if order is None:
             raise BinanceError(400, -2013, "Order does not exist.")
         return order_document(order, "QUERY", self.server_time_ms())
+
+    async def _open_orders(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        now = self.server_time_ms()
+        return [order_document(o, "QUERY", now) for o in self.exchange.open_orders(market, p.get("symbol"))]
 
     async def _cancel_order(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
         order = self.exchange.cancel(market, p)

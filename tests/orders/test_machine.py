@@ -43,6 +43,28 @@ def changed(before: Order, update: VenueUpdate) -> Change:
 
 
 # -- fills ----------------------------------------------------------------------------------------
+# -- fills reported through two channels (polling, a cancel's answer, a stream) ------------------
+def cumulative_trade(trade_id: str, quantity: str, executed: str, fee: str = "0") -> VenueUpdate:
+    return replace(trade(trade_id, quantity, fee=fee), executed_qty=D(executed))
+
+
+def test_a_fill_already_booked_under_another_id_books_nothing() -> None:
+    polled = changed(order(), cumulative_trade("1000:0.4", "0.4", "0.4"))  # the poll saw executedQty 0.4
+    assert apply(polled.after, cumulative_trade("stream-77", "0.4", "0.4")) is None  # the stream's report of it
+
+
+def test_a_fill_partly_booked_under_another_id_books_only_the_rest() -> None:
+    polled = changed(order(), cumulative_trade("1000:0.3", "0.3", "0.3"))
+    rest = changed(polled.after, cumulative_trade("stream-78", "0.4", "0.4", fee="0.04"))
+    assert rest.fill == Fill("stream-78", D("0.1"), D("100"), D("0.01"), "USDT")
+    assert rest.after.executed_qty == D("0.4") and rest.after.status is S.PARTIALLY_FILLED
+
+
+def test_a_cumulative_quantity_beyond_the_order_is_refused() -> None:
+    with pytest.raises(UpdateRefused):
+        apply(order(), cumulative_trade("x", "0.5", "1.5"))
+
+
 def test_new_to_partially_filled_to_filled_by_trades() -> None:
     first = changed(order(), trade("t1", "0.4", "100", "0.02"))
     assert first.after.status is S.PARTIALLY_FILLED and not first.final

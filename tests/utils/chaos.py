@@ -172,7 +172,7 @@ class IndexedExchange(FakeExchange):
              order_id: int | None = None) -> FakeOrder | None:
         hits = [self.orders.by_key.get((market, symbol, "coid", client_order_id)),
                 self.orders.by_key.get((market, symbol, "id", order_id))]
-        found = [hit for hit in hits if hit is not None]
+        found = [hit for hit in hits if hit is not None and not hit[1].forgotten]
         return max(found, key=lambda hit: hit[0])[1] if found else None
 
 

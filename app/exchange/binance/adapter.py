@@ -13,13 +13,14 @@ import asyncio
 import logging
 import time
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from app.config import Settings
-from app.exchange.base import ComponentStatus, ExchangeAdapter, ExecutionReport, OrderRequest, OutcomeUnknown, Quote
+from app.exchange.base import (ComponentStatus, ExchangeAdapter, ExecutionReport, OrderPoll, OrderRequest,
+                               OutcomeUnknown, Quote)
 from app.exchange.binance.changes import OrderChanges
 from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.exchange_info import ExchangeInfoCache
@@ -27,6 +28,7 @@ from app.exchange.binance.fees import Fees
 from app.exchange.binance.health import ExchangeState
 from app.exchange.binance.markets import market_api
 from app.exchange.binance.orders import OrderSender
+from app.exchange.binance.polling import OpenOrderPoll
 from app.exchange.binance.transport import Transport
 from app.exchange.filters import SymbolRules, check_order
 from app.exchange.ratelimit import Bucket, RateBudget, buckets_for
@@ -74,6 +76,7 @@ class BinanceAdapter(ExchangeAdapter):
         self._orders = OrderSender(self._transport, settings.binance_recv_window_ms)
         self._changes = OrderChanges(self._transport)
         self._fees = Fees(self._transport, self._info.get, self._mid)
+        self._poll = OpenOrderPoll(self._transport)
         self._order_window_s = settings.max_intent_age_s or 30.0
         self._quotes: dict[str, tuple[float, Quote]] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -160,6 +163,17 @@ class BinanceAdapter(ExchangeAdapter):
             return await self._changes.amend(order, price, quantity, time.monotonic() + self._order_window_s)
         except ExchangeFailure as failure:
             raise _unsettled(f"amend of {order.client_order_id}", failure) from None
+
+    async def poll_orders(self, orders: Sequence[Order]) -> OrderPoll | None:
+        if not orders:
+            return OrderPoll(weight_limit_1m=self._state.weight_limit_1m)
+        try:
+            poll = await self._poll.poll(orders, self._transport.deadline())
+        except ExchangeFailure as failure:
+            raise ExchangeUnavailable(f"open orders: {failure.error.message}",
+                                      failure.error.report().reason or Reason.EXCHANGE_UNAVAILABLE) from None
+        poll.weight_limit_1m = self._state.weight_limit_1m
+        return poll
 
     async def _refuse_locally(self, request: OrderRequest) -> ExecutionReport | None:
         """The filters Binance would apply (-1013/-4164), checked before any request is spent."""

@@ -37,6 +37,8 @@ class MarketApi:
     order_amend: Endpoint  # USD-M modify (PUT /fapi/v1/order); spot cancel-replace (POST /api/v3/order/cancelReplace)
     account: Endpoint
     user_trades: Endpoint  # the order's trades with their commissions: USD-M userTrades, spot myTrades
+    open_orders: Endpoint      # GET openOrders for one symbol (the polling backstop)
+    open_orders_all: Endpoint  # the same without a symbol: every symbol's, at a higher weight
     leverage: Endpoint | None
     methods: Mapping[str, str]
     response_type: str
@@ -92,11 +94,14 @@ SPOT = MarketApi(
     order_amend=Endpoint("order_amend", 1, orders=1, signed=True),
     account=Endpoint("account", 20, signed=True),
     user_trades=Endpoint("user_trades", 20, signed=True),
+    open_orders=Endpoint("open_orders", 6, signed=True),
+    open_orders_all=Endpoint("open_orders_all", 80, signed=True),
     leverage=None,
     methods={"time": "get_server_time", "exchange_info": "get_exchange_info",
              "book_ticker": "get_orderbook_ticker", "order_create": "create_order",
              "order_query": "get_order", "order_cancel": "cancel_order", "order_amend": "cancel_replace_order",
-             "account": "get_account", "user_trades": "get_my_trades"},
+             "account": "get_account", "user_trades": "get_my_trades", "open_orders": "get_open_orders",
+             "open_orders_all": "get_open_orders"},
     response_type="FULL",
     report=spot_report,
 )
@@ -112,12 +117,15 @@ USDM = MarketApi(
     order_amend=Endpoint("order_amend", 0, orders=1, signed=True),
     account=Endpoint("account", 5, signed=True),
     user_trades=Endpoint("user_trades", 5, signed=True),
+    open_orders=Endpoint("open_orders", 1, signed=True),
+    open_orders_all=Endpoint("open_orders_all", 40, signed=True),
     leverage=Endpoint("leverage", 1, signed=True),
     methods={"time": "futures_time", "exchange_info": "futures_exchange_info",
              "book_ticker": "futures_orderbook_ticker", "order_create": "futures_create_order",
              "order_query": "futures_get_order", "order_cancel": "futures_cancel_order",
              "order_amend": "futures_modify_order", "account": "futures_account",
-             "leverage": "futures_change_leverage", "user_trades": "futures_account_trades"},
+             "leverage": "futures_change_leverage", "user_trades": "futures_account_trades",
+             "open_orders": "futures_get_open_orders", "open_orders_all": "futures_get_open_orders"},
     # RESULT makes a MARKET order answer with its final fill; the default ACK says only NEW.
     response_type="RESULT",
     report=futures_report,

@@ -50,13 +50,29 @@ def ended(order: Order, doc: Mapping[str, Any]) -> VenueUpdate | None:
     if status is None:
         return None
     executed, order_id = cumulative(order, doc), _order_id(doc)
-    unbooked = executed - order.executed_qty
-    if status is OrderStatus.FILLED and unbooked > 0:
-        fill = Fill(f"{order_id}:{executed.normalize():f}", unbooked, average_price(doc) or order.price or ZERO)
-        return VenueUpdate(ExecutionType.TRADE, OrderStatus.FILLED, fill=fill, exchange_order_id=order_id)
+    if status is OrderStatus.FILLED and executed > order.executed_qty:
+        return grown(order, doc, executed, OrderStatus.FILLED)
     kind = {OrderStatus.EXPIRED: ExecutionType.EXPIRED, OrderStatus.REJECTED: ExecutionType.REJECTED}.get(
         status, ExecutionType.CANCELED)
     return VenueUpdate(kind, status, executed_qty=executed, exchange_order_id=order_id)
+
+
+def grown(order: Order, doc: Mapping[str, Any], executed: Decimal,
+          status: OrderStatus = OrderStatus.PARTIALLY_FILLED) -> VenueUpdate | None:
+    """A TRADE of what Binance executed beyond what is booked (None when nothing is new).
+
+    Its trade id is the Binance order id and the cumulative quantity reached, the same for every
+    replica and every report of that state, and it carries that cumulative quantity, so the state
+    machine books each unit of the order's fills once whichever channel reports it first. Its price
+    is the Binance order's average price (a resting LIMIT order's fills are at its limit), else the
+    limit price.
+    """
+    unbooked = executed - order.executed_qty
+    if unbooked <= 0:
+        return None
+    order_id = _order_id(doc)
+    fill = Fill(f"{order_id}:{executed.normalize():f}", unbooked, average_price(doc) or order.price or ZERO)
+    return VenueUpdate(ExecutionType.TRADE, status, fill=fill, executed_qty=executed, exchange_order_id=order_id)
 
 
 def amended(order: Order, doc: Mapping[str, Any], carried_qty: Decimal, client_order_id: str | None = None
