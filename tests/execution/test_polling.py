@@ -72,7 +72,7 @@ async def test_one_replica_polls_and_books_what_the_venue_says(aredis, settings,
     [change] = await first.tick()
     assert await second.tick() == [] and venue.asked == [["o1"]], "the other replica does not poll"
     assert change.after.executed_qty == D("0.4") and await books.position() == 0.4
-    assert await books.reserved() == pytest.approx(0.6)
+    assert (await books.reserved())[0] == pytest.approx(0.6)
     assert await first.tick() == [], "the same state polled again books nothing"
     assert metrics.order_poller._value.get() == 1
 
@@ -85,7 +85,7 @@ async def test_an_end_learnt_from_the_venue_says_so_and_releases_the_rest(aredis
     await poller(aredis, settings, venue).tick()
     [new, end] = await books.events("o1")
     assert (end["status"], end["reason"], end["executed_quantity"]) == ("CANCELED", VENUE, 0.25)
-    assert await books.reserved() == 0 and await books.position() == 0.25
+    assert await books.reserved() == (0, 0) and await books.position() == 0.25
 
 
 async def test_an_order_that_changed_after_it_was_polled_waits_for_the_next_poll(aredis, settings,
@@ -113,7 +113,7 @@ async def test_an_order_the_venue_forgot_is_lost_after_n_lookups_never_before(ar
     [lost] = await polling.tick()
     assert (lost.after.status, lost.update.reason) == (S.EXPIRED, LOST) and metrics.orders_lost._value.get() == 1
     assert (await books.events("o1"))[-1]["reason"] == LOST
-    assert await books.reserved() == pytest.approx(1.0), "only o2's reservation is left"
+    assert (await books.reserved())[0] == pytest.approx(1.0), "only o2's reservation is left"
     assert await aredis.hget(books.keys.order_poll_misses, "o1") is None
     assert await aredis.ttl(books.keys.order_poll_misses) > 0 or not await aredis.exists(books.keys.order_poll_misses)
 

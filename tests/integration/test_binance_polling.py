@@ -15,6 +15,7 @@ import redis
 from app.models.intent import client_order_id
 from tests.fakes.binance_server import FakeBinance
 from tests.reliability.workload import wait_for
+from tests.utils.reservations import sides
 from tests.utils.service import ServiceProcess
 from tests.utils.streams import intent, publish, wait_results
 
@@ -48,7 +49,8 @@ def position(sync: redis.Redis) -> float:
 
 
 def reserved(sync: redis.Redis) -> float:
-    return float(sync.hget("exec:risk:reserved", "BTCUSDT") or 0)
+    """What the resting BUY orders of BTCUSDT hold (the orders here are BUYs)."""
+    return sides(sync.hgetall("exec:risk:reserved"))[0]
 
 
 def resting(sync: redis.Redis, quantity: float = 0.01) -> str:
