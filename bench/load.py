@@ -8,17 +8,34 @@ import json
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis.asyncio as aioredis
 
 INTENTS, RESULTS = "trade.intent", "execution.result"
+# PAPER's static BTCUSDT price: a resting order is priced off it.
+MARKET_PRICE = json.loads((Path(__file__).resolve().parents[1] / "app" / "exchange" / "data"
+                           / "paper_prices.json").read_text())["BTCUSDT"]
+Body = Callable[[int], dict[str, object]]
 
 
 def body(i: int) -> dict[str, object]:
     """Alternating BUY/SELL of 0.002 BTC: positions oscillate, every intent fills under default limits."""
     return {"intent_id": uuid.uuid4().hex, "symbol": "BTCUSDT", "side": "BUY" if i % 2 == 0 else "SELL",
             "quantity": 0.002, "leverage": 1, "source": "bench"}
+
+
+def resting_body(i: int) -> dict[str, object]:
+    """The same order as a LIMIT GTC 1% on the far side of the market, so it rests and stays open.
+
+    1% is inside the PERCENT_PRICE bands of both bundled markets (USD-M ±5%, spot ×0.2–5), on the
+    0.10 / 0.01 tick, and 0.002 × 94,050 = 188 USD clears both minimum notionals (100 and 5).
+    """
+    intent = body(i)
+    price = MARKET_PRICE * (0.99 if intent["side"] == "BUY" else 1.01)
+    return {**intent, "order_type": "LIMIT", "time_in_force": "GTC", "price": round(price, 1)}
 
 
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
