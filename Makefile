@@ -36,10 +36,11 @@ test-fast: $(VENV)/.test-installed
 bench: $(VENV)/.test-installed
 	$(BIN)/python -m bench
 
-# The crash run of tests/reliability, longer: 3 replicas, SIGKILL every ~2 s; figures in tests/reliability/.last-run/.
+# The crash runs of tests/reliability, longer: 3 replicas, SIGKILL every ~2 s; figures in tests/reliability/.last-run/.
 SOAK_INTENTS ?= 100000
+SOAK_ORDERS ?= 10000
 soak: $(VENV)/.test-installed
-	SOAK_INTENTS=$(SOAK_INTENTS) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/reliability/test_crash.py tests/reliability/test_order_crash.py
+	SOAK_INTENTS=$(SOAK_INTENTS) SOAK_ORDERS=$(SOAK_ORDERS) $(BIN)/python -m pytest -q -s -p no:cacheprovider tests/reliability/test_crash.py tests/reliability/test_order_crash.py
 
 # The Helm chart: lint it and refresh the plain manifests rendered from it (k8s/manifests).
 chart: tools

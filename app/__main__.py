@@ -1,4 +1,4 @@
-"""`python -m app serve | send | results | quote | check`."""
+"""`python -m app serve | send | results | cancel | orders | quote | check`."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import sys
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.cli import check, quote, results, send, serve
+from app.cli import cancel, check, orders, quote, results, send, serve
 from app.config import SettingsError
 from app.telemetry.tracing import TracingConfigError
 
-COMMANDS = {"serve": serve, "send": send, "results": results, "quote": quote, "check": check}
+COMMANDS = {"serve": serve, "send": send, "results": results, "cancel": cancel, "orders": orders, "quote": quote,
+            "check": check}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, TracingConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except RedisConnectionError as exc:  # send, results or quote: the message names host and port, never a password
+    except RedisConnectionError as exc:  # a client command: the message names host and port, never a password
         print(f"error: redis unavailable: {exc} (`make run` starts the service with a Redis; or set REDIS_URL)",
               file=sys.stderr)
         return 2

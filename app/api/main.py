@@ -12,7 +12,7 @@ from app import SERVICE_NAME, __version__
 from app.api import errors
 from app.api.body_limit import BodyLimit
 from app.api.errors import error_responses
-from app.api.routes import admin, books, probes, status
+from app.api.routes import admin, books, orders, probes, status
 from app.config import Settings
 from app.runtime import Runtime
 from app.telemetry.tracing import instrument_app, tracing_from_env
@@ -45,7 +45,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
                          description=DESCRIPTION)
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_body_bytes)
-    for module in (probes, books, status, admin):
-        app.include_router(module.router, responses=error_responses(413, 500))
+    for router in (probes.router, books.router, orders.router, orders.admin, status.router, admin.router):
+        app.include_router(router, responses=error_responses(413, 500))
     instrument_app(app, tracing.provider)
     return app

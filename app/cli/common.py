@@ -1,4 +1,4 @@
-"""Helpers shared by the client subcommands (send, results)."""
+"""Helpers shared by the client subcommands (send, results, quote, cancel, orders)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from app.config import Settings, load_settings
+from app.keys import Keys
 from app.redis_server import answers, embedded_url, env_without_redis
+from app.state.orders import OrderBook
+from app.state.scripts import Scripts
 
 
 def cli_settings(embedded: str = embedded_url()) -> Settings:
@@ -28,3 +31,7 @@ def result_data(fields: dict[Any, Any]) -> dict[str, Any]:
     return json.loads(raw) if raw is not None else {}
 
 
+def order_book(settings: Settings, redis: aioredis.Redis) -> OrderBook:
+    """The open orders' live records, read the way the service reads them (it alone writes them)."""
+    return OrderBook(redis, Keys.from_settings(settings), Scripts.register(redis), stream_maxlen=settings.stream_maxlen,
+                     ttl_s=settings.idempotency_ttl_s, history=settings.history_limit)

@@ -42,10 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reduce-only", action="store_true")
     parser.add_argument("--intent-id", default=None, help="idempotency key (default: a new UUID)")
     parser.add_argument("--source", default="cli")
-    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the result")
-    parser.add_argument("--no-wait", action="store_true", help="publish and print the entry id only")
-    parser.add_argument("--expect-status", type=str.upper, default=None,
-                        help="exit 1 unless the result has this status (e.g. FILLED)")
+    add_waiting_arguments(parser)
 
 
 def build_intent(args: argparse.Namespace) -> dict[str, Any]:
@@ -64,7 +61,7 @@ def build_intent(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(_run(args))
+    return asyncio.run(submit(build_intent(args), args))
 
 
 def producer_tracing(env: dict[str, str] | None = None) -> Tracing:
@@ -86,9 +83,10 @@ async def publish(redis: Any, settings: Settings, intent: dict[str, Any], tracin
     return entry_id
 
 
-async def _run(args: argparse.Namespace) -> int:
+async def submit(intent: dict[str, Any], args: argparse.Namespace) -> int:
+    """Publish ``intent``, then (unless ``args.no_wait``) wait ``args.timeout`` for its result and print
+    it; exit 1 when it lacks ``args.expect_status``, 3 when none came."""
     settings = cli_settings()
-    intent = build_intent(args)
     redis = client(settings)
     try:
         tracing = producer_tracing()
@@ -112,6 +110,14 @@ async def _run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_MISMATCH
     return 0
+
+
+def add_waiting_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``submit``, shared by every command that publishes an intent."""
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the result")
+    parser.add_argument("--no-wait", action="store_true", help="publish and print the entry id only")
+    parser.add_argument("--expect-status", type=str.upper, default=None,
+                        help="exit 1 unless the result has this status (e.g. FILLED)")
 
 
 async def wait_for_result(redis: Any, stream: str, entry_id: str, timeout: float) -> dict[str, Any] | None:

@@ -176,7 +176,9 @@ class PaperExchange(ExchangeAdapter):
             if req.time_in_force in ("IOC", "FOK"):
                 return ExecutionReport(status=Status.REJECTED, reason=Reason.ORDER_CANCELED, raw_status="EXPIRED",
                                        message=f"{req.time_in_force} LIMIT order was not marketable and expired")
+            order_id = await self._redis.incr(self._keys.paper_order_seq)  # its id at the venue, as Binance's
             return ExecutionReport(status=Status.NEW, reason=Reason.ORDER_OPEN, raw_status="NEW",
+                                   exchange_order_id=str(order_id),
                                    message="LIMIT order rests on the book until a quote crosses it")
         return fill
 

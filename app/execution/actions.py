@@ -62,6 +62,11 @@ class ActionStage:
                 w.admission = Admission(Verdict.BUSY)
                 continue
             seen.add(action.intent_id)
+            if w.dead_letter:  # delivered past MAX_DELIVERIES without an answer: never block the group
+                w.settlement = self._answer(action, Status.FAILED, Reason.DEAD_LETTER,
+                                            f"delivered {w.delivery.deliveries} times, more than MAX_DELIVERIES="
+                                            f"{self._settings.max_deliveries}", received, now, None)
+                continue
             try:
                 w.settlement = await self._carry_out(w, action, received, now)
             except Exception as exc:  # the venue away: the entry stays pending, redelivery tries again

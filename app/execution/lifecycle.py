@@ -175,8 +175,7 @@ class OrderLifecycle:
 
     async def _match_polled(self) -> None:
         """Static or polled prices: match each symbol with resting orders against its current quote."""
-        symbols = sorted({o.symbol for o in await self.book.open_orders() if o.order_type == "LIMIT"})
-        for symbol in symbols:
+        for symbol in await self.book.resting_symbols(self._settings.allowed_symbols):
             quote = await self._exchange.quote(symbol)
             await self.on_quote(symbol, Quote(quote.bid, quote.ask), f"poll-{symbol}-{time.time_ns()}")
 

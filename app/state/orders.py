@@ -82,6 +82,16 @@ class OrderBook:
     async def count_open(self) -> int:
         return int(await self._redis.zcard(self._keys.open_orders))
 
+    async def resting_symbols(self, symbols: Iterable[str]) -> list[str]:
+        """Which of ``symbols`` have resting LIMIT orders: two ZCARDs each, in one round trip."""
+        candidates = list(symbols)
+        pipe = self._redis.pipeline(transaction=False)
+        for symbol in candidates:
+            pipe.zcard(self._keys.book(f"{symbol}:BUY"))
+            pipe.zcard(self._keys.book(f"{symbol}:SELL"))
+        counts = await pipe.execute()
+        return [s for n, s in enumerate(candidates) if counts[2 * n] or counts[2 * n + 1]]
+
     async def crossing(self, symbol: str, bid: Decimal, ask: Decimal) -> list[str]:
         """Resting LIMIT orders a quote crosses: BUYs priced at or above its ask, SELLs at or below its bid."""
         pipe = self._redis.pipeline(transaction=False)

@@ -89,6 +89,7 @@ def test_openapi_and_docs(service) -> None:
     svc, _, _ = service
     paths = svc.get("/openapi.json").json()["paths"]
     assert {"/health", "/positions", "/orders/{intent_id}", "/admin/trading-state", "/status"} <= set(paths)
+    assert set(paths["/orders/{intent_id}"]) == {"get", "delete"}
     assert svc.get("/docs").status_code == 200
 
 
@@ -133,6 +134,10 @@ def test_errors_are_json_with_a_reason(service, path: str, status: int, error: s
     ("GET", "/trades?limit=0", "/trades", {}, 422),
     ("GET", "/orders/" + "x" * 129, "/orders/{intent_id}", {}, 422),
     ("GET", "/orders/no-such-intent", "/orders/{intent_id}", {}, 404),
+    ("GET", "/orders?status=closed", "/orders", {}, 400),
+    ("DELETE", "/orders/no-such-intent", "/orders/{intent_id}", {}, 401),
+    ("DELETE", "/orders/no-such-intent", "/orders/{intent_id}",
+     {"headers": {"Authorization": f"Bearer {SECRET_TOKEN}"}}, 404),
     ("GET", "/admin/trading-state", "/admin/trading-state", {}, 401),
     ("POST", "/admin/trading-state", "/admin/trading-state", {"json": {"state": "ACTIVE"}}, 401),
     ("POST", "/admin/trading-state", "/admin/trading-state",

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
 from app.redis_server import free_port
-from tests.utils.service import ROOT
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "EXECUTION_", "BINANCE_"))}
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env={**base, **(env or {})},
-                          capture_output=True, text=True, timeout=timeout)
+from tests.utils.cli import cli
 
 
 @pytest.fixture

@@ -158,3 +158,25 @@ async def test_limit_orders_beyond_max_open_orders_are_refused(redis_url: str, a
     assert [by_id[f"lim-{n}"]["status"] for n in range(3)] == ["NEW", "NEW", "REJECTED"], by_id
     assert by_id["lim-2"]["reason"] == "OPEN_ORDER_LIMIT" and by_id["mkt"]["status"] == "FILLED"
     assert len(await h.processor.orders.book.open_orders()) == 2
+
+
+async def test_an_action_the_venue_keeps_failing_is_dead_lettered(redis_url: str, aredis: Any, sync: Any) -> None:
+    class Unreachable:
+        def __init__(self, inner: Any) -> None:
+            self._inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        async def cancel_order(self, order: Any) -> Any:
+            raise ConnectionError("venue away")
+
+    h = build(redis_url, aredis, sync, exchange_wrapper=Unreachable, max_deliveries=2)
+    await rest(h, "sig-7")
+    publish(h.sync, action("CANCEL", "c-7", target_intent_id="sig-7"))
+    for _ in range(4):
+        await h.consumer().burst()
+    result = next(r for r in results(h.sync) if r["intent_id"] == "c-7")
+    assert (result["status"], result["reason"]) == ("FAILED", "DEAD_LETTER")
+    assert h.sync.xlen(h.keys.dlq_stream) == 1 and pending_count(h.sync) == 0
+    assert [o.intent_id for o in await h.processor.orders.book.open_orders()] == ["sig-7"]

@@ -18,7 +18,7 @@ from tests.utils.service import ServiceProcess
 
 # GET endpoints whose answers could carry a secret (settings, errors, exchange state, books).
 PAGES = ("/", "/health", "/readyz", "/livez", "/status", "/positions", "/trades?limit=1000",
-         "/orders?limit=1000", "/metrics", "/openapi.json")
+         "/orders?limit=1000", "/orders?status=open", "/metrics", "/openapi.json")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+import redis
 
 from tests.reliability.figures import record
 from tests.reliability.leaks import Secrets, find_leaks, pages
@@ -65,11 +66,14 @@ def test_every_answer_to_a_generated_request_is_one_the_schema_describes(api: Se
            seed=(re.search(r"Seed: (\d+)", run.stdout) or [None, None])[1])
 
 
+ADMIN_OUTSIDE_ADMIN = {("DELETE", "/orders/{intent_id}")}   # cancelling an order belongs with the orders
+
+
 def test_operations_declaring_bearer_auth_refuse_missing_or_wrong_tokens_with_401_json(
         api: ServiceProcess, secrets: Secrets) -> None:
     operations = _operations(api)
     secured = sorted(key for key, op in operations.items() if op.get("security"))
-    assert secured and all(path.startswith("/admin/") for _, path in secured)
+    assert {key for key in secured if not key[1].startswith("/admin/")} == ADMIN_OUTSIDE_ADMIN
     assert not [key for key in operations if key[1].startswith("/admin/") and key not in secured], \
         "an admin operation does not declare its bearer auth"
     token = secrets.admin_token
@@ -78,15 +82,24 @@ def test_operations_declaring_bearer_auth_refuse_missing_or_wrong_tokens_with_40
              {"Authorization": token}, {"X-Admin-Token": token}]
     bearer = {"Authorization": f"Bearer {token}"}
     assert api.post("/admin/trading-state", headers=bearer, json={"state": "ACTIVE"}).status_code == 200
+    resting = intent("BTCUSDT", "BUY", quantity=0.002, order_type="LIMIT", price=50000)
+    client = redis.Redis.from_url(api.redis_url)
+    publish(client, resting)
+    assert wait_results(client, 4)[-1]["status"] == "NEW"
+    client.close()
+    urls = {(method, path): api.url + path.replace("{intent_id}", resting["intent_id"]) for method, path in secured}
     for method, path in secured:
         for headers in wrong:
-            refused = httpx.request(method, api.url + path, headers=headers, json={"state": "HALTED"}, timeout=10)
+            refused = httpx.request(method, urls[method, path], headers=headers, json={"state": "HALTED"}, timeout=10)
             assert refused.status_code == 401, (method, path, headers, refused.status_code, refused.text)
             assert refused.headers["content-type"] == "application/json"
             assert refused.json()["error"] == "UNAUTHORIZED" and token not in refused.text
     assert api.get("/admin/trading-state", headers=bearer).json() == {"state": "ACTIVE"}, \
         "a refused request changed the trading state"
+    assert api.get(f"/orders/{resting['intent_id']}").json()["order"]["status"] == "NEW", \
+        "a refused request canceled the order"
     for method, path in secured:
-        allowed = httpx.request(method, api.url + path, headers=bearer, json={"state": "ACTIVE"}, timeout=10)
+        allowed = httpx.request(method, urls[method, path], headers=bearer, json={"state": "ACTIVE"}, timeout=10)
         assert allowed.status_code == 200, allowed.text
+    assert api.get(f"/orders/{resting['intent_id']}").json()["order"]["status"] == "CANCELED"
     assert not find_leaks(secrets, {api.name: api.logs()})

@@ -187,6 +187,6 @@ def test_sigkilled_replicas_follow_every_order_to_exactly_one_end(
     outcomes: dict[str, int] = defaultdict(int)
     for result in results:
         outcomes[f"{result['action'] or 'NEW'} {result['status']}/{result['reason']}"] += 1
-    record("order-crash", seed=SEED, replicas=REPLICAS, kills=fleet.kills, processes_started=len(fleet.history),
+    record("order-soak" if "SOAK_ORDERS" in os.environ else "order-crash", seed=SEED, replicas=REPLICAS, kills=fleet.kills, processes_started=len(fleet.history),
            duration_s=round(duration, 1), intents=len(entry_ids), quotes=market.published,
            outcomes=dict(sorted(outcomes.items())), **figures)
