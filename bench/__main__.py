@@ -32,7 +32,8 @@ import httpx
 import redis.asyncio as aioredis
 
 from app.redis_server import LocalRedis, free_port
-from bench.load import INTENTS, RESULTS, Body, body, open_loop_latency, resting_body, rss_kib
+from bench.load import (INTENTS, RESULTS, Body, body, cpu_s, open_loop_latency, redis_cpu_s, resting_body,
+                        rss_kib)
 from bench.revisions import checkout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -130,8 +131,10 @@ async def run_variant(variant: str, intents: int, rate: float, duration_s: float
             rate_1 = await drain_rate(redis, before, intents)
             rss_1 = rss_kib(consumer.pid)
             before = await mark(redis)
+            cpu_0 = cpu_s(consumer.pid), await redis_cpu_s(redis)  # round 2: the consumer starts idle
             await publish_backlog(redis, intents, make)
             rate_2 = await drain_rate(redis, before, intents)
+            cpu_1 = cpu_s(consumer.pid), await redis_cpu_s(redis)
             rss_2 = rss_kib(consumer.pid)
             latency = await open_loop_latency(server.url, rate, duration_s)
             peak = rss_kib(consumer.pid, "VmHWM")
@@ -143,6 +146,8 @@ async def run_variant(variant: str, intents: int, rate: float, duration_s: float
                 sink.terminate()
             await redis.aclose()
     return {"variant": variant, "intents_per_s": round(rate_1), "intents_per_s_round2": round(rate_2),
+            "cpu_us_per_intent": round(1e6 * (cpu_1[0] - cpu_0[0]) / intents, 1),
+            "redis_cpu_us_per_intent": round(1e6 * (cpu_1[1] - cpu_0[1]) / intents, 1),
             "latency_ms": latency.__dict__, "rss_mib_50k": round(rss_1 / 1024, 1),
             "rss_mib_100k": round(rss_2 / 1024, 1), "peak_rss_mib": round(peak / 1024, 1),
             "otlp_requests": exported["requests"], "otlp_bytes": exported["bytes"],
@@ -172,12 +177,14 @@ def main() -> None:
     rows = [asyncio.run(run_variant(v, args.intents, args.rate, args.duration)) for v in variants]
     ceiling = next((r["intents_per_s"] for r in rows if r["variant"] == "ceiling"), None)
     print(f"{'variant':<24}{'intents/s':>10}{'ratio':>7}{'p50 ms':>9}{'p99 ms':>9}{'p99.9 ms':>10}"
-          f"{'RSS 50k':>9}{'RSS 100k':>10}{'peak':>7}{'OTLP req':>10}{'OTLP B/intent':>15}")
+          f"{'RSS 50k':>9}{'RSS 100k':>10}{'peak':>7}{'CPU us/i':>10}{'Redis us/i':>11}{'OTLP req':>10}"
+          f"{'OTLP B/intent':>15}")
     for r in rows:
         ratio = f"{r['intents_per_s'] / ceiling:.2f}" if ceiling else "-"
         lat = r["latency_ms"]
         print(f"{r['variant']:<24}{r['intents_per_s']:>10}{ratio:>7}{lat['p50_ms']:>9}{lat['p99_ms']:>9}"
               f"{lat['p999_ms']:>10}{r['rss_mib_50k']:>9}{r['rss_mib_100k']:>10}{r['peak_rss_mib']:>7}"
+              f"{r['cpu_us_per_intent']:>10}{r['redis_cpu_us_per_intent']:>11}"
               f"{r['otlp_requests']:>10}{r['otlp_bytes_per_intent']:>15}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -23,6 +23,7 @@ def test_small_bench_run(tmp_path: Path) -> None:
         assert row["intents_per_s"] > 50 and row["intents_per_s_round2"] > 50
         assert latency["sent"] == latency["answered"] == 200
         assert 0 < latency["p50_ms"] <= latency["p99_ms"] <= latency["p999_ms"] < 5000
+        assert 10 < row["cpu_us_per_intent"] < 100_000 and 1 < row["redis_cpu_us_per_intent"] < 100_000
         assert 20 < row["rss_mib_50k"] <= row["peak_rss_mib"] < 1000
     assert "bench-rev-" not in subprocess.run(["git", "-C", str(ROOT), "worktree", "list"], check=True,
                                               capture_output=True, text=True).stdout
