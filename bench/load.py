@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import redis.asyncio as aioredis
 
 INTENTS, RESULTS = "trade.intent", "execution.result"
+# PAPER's static BTCUSDT price: a resting order is priced off it.
+MARKET_PRICE = json.loads((Path(__file__).resolve().parents[1] / "app" / "exchange" / "data"
+                           / "paper_prices.json").read_text())["BTCUSDT"]
+Body = Callable[[int], dict[str, object]]
 
 
 def body(i: int) -> dict[str, object]:
@@ -21,12 +28,36 @@ def body(i: int) -> dict[str, object]:
             "quantity": 0.002, "leverage": 1, "source": "bench"}
 
 
+def resting_body(i: int) -> dict[str, object]:
+    """The same order as a LIMIT GTC 1% on the far side of the market, so it rests and stays open.
+
+    1% is inside the PERCENT_PRICE bands of both bundled markets (USD-M ±5%, spot ×0.2–5), on the
+    0.10 / 0.01 tick, and 0.002 × 94,050 = 188 USD clears both minimum notionals (100 and 5).
+    """
+    intent = body(i)
+    price = MARKET_PRICE * (0.99 if intent["side"] == "BUY" else 1.01)
+    return {**intent, "order_type": "LIMIT", "time_in_force": "GTC", "price": round(price, 1)}
+
+
 def rss_kib(pid: int, field: str = "VmRSS") -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise LookupError(field)
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used: a cost per intent that the machine's other
+    load moves far less than it moves intents/s."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def redis_cpu_s(redis: aioredis.Redis) -> float:
+    info = await redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
 @dataclass
