@@ -189,6 +189,9 @@ class GateBookedVenue(Protocol):
         """The order priced and encoded for booking, or the venue's answer when none is needed
         (a filter rejection, a LIMIT order that would rest)."""
 
+    async def number(self, resting: Sequence[ExecutionReport]) -> None:
+        """Give the orders ``stage`` answered NEW (they rest) their venue order ids."""
+
     def script_keys(self) -> list[str]:
         """KEYS of the booking function (make_paper's K)."""
 

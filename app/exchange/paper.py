@@ -116,6 +116,13 @@ class PaperExchange(ExchangeAdapter):
             return outcome
         return StagedOrder(request, self._encode(request, outcome), outcome)
 
+    async def number(self, resting: Sequence[ExecutionReport]) -> None:
+        """Give orders that rest their ids at the venue, as Binance does: one INCRBY for a batch's."""
+        if resting:
+            last = await self._redis.incrby(self._keys.paper_order_seq, len(resting))
+            for n, report in enumerate(resting):
+                report.exchange_order_id = str(last - len(resting) + 1 + n)
+
     def script_keys(self) -> list[str]:
         return [self._keys.paper_wallet, self._keys.paper_order_seq]
 
@@ -176,9 +183,7 @@ class PaperExchange(ExchangeAdapter):
             if req.time_in_force in ("IOC", "FOK"):
                 return ExecutionReport(status=Status.REJECTED, reason=Reason.ORDER_CANCELED, raw_status="EXPIRED",
                                        message=f"{req.time_in_force} LIMIT order was not marketable and expired")
-            order_id = await self._redis.incr(self._keys.paper_order_seq)  # its id at the venue, as Binance's
             return ExecutionReport(status=Status.NEW, reason=Reason.ORDER_OPEN, raw_status="NEW",
-                                   exchange_order_id=str(order_id),
                                    message="LIMIT order rests on the book until a quote crosses it")
         return fill
 

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from functools import lru_cache
 from typing import Any
 
+from app.codec import iso_ms
 from app.exchange.base import ExecutionReport
-from app.models.intent import Intent, InvalidIntent
 from app.models.actions import OrderAction
+from app.models.intent import Intent, InvalidIntent
 from app.models.result import Reason, Result, Status
 from app.orders.machine import Order
 
 FAILURE_REASONS = frozenset({Reason.EXCHANGE_UNAVAILABLE, Reason.DEAD_LETTER, Reason.EXCHANGE_AUTH})
-
-
-@lru_cache(maxsize=64)
-def iso(ts: float) -> str:
-    """UTC ISO 8601 to the millisecond; remembered, as every result of a batch has the same times."""
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def status_for(reason: Reason) -> Status:
@@ -35,7 +28,7 @@ def _intent_fields(intent: Intent) -> dict[str, Any]:
 
 
 def _timing(received: float, now: float) -> dict[str, Any]:
-    return dict(received_at=iso(received), executed_at=iso(now), latency_ms=round((now - received) * 1000, 3))
+    return dict(received_at=iso_ms(received), executed_at=iso_ms(now), latency_ms=round((now - received) * 1000, 3))
 
 
 def invalid(bad: InvalidIntent, mode: str, consumer: str, received: float, now: float,
@@ -90,7 +83,7 @@ def action(act: OrderAction, status: Status, reason: Reason | None, message: str
 def duplicate(original_json: str, entry_id: str, received: float, now: float) -> Result:
     original = Result.model_validate_json(original_json)
     return original.model_copy(update=dict(
-        intent_entry_id=entry_id, duplicate=True, received_at=iso(received),
+        intent_entry_id=entry_id, duplicate=True, received_at=iso_ms(received),
         latency_ms=round((now - received) * 1000, 3),
         message=f"duplicate of an intent already answered: {original.message}".rstrip(": "),
     ))

@@ -34,7 +34,7 @@ from app.execution.work import Work
 from app.keys import Keys
 from app.models.actions import OrderAction
 from app.models.intent import Intent, InvalidIntent, decode_fields
-from app.models.result import Reason
+from app.models.result import Reason, Status
 from app.risk.checks import Denial, limits_from_settings
 from app.state.gate import Admission, Candidate, Gate, Verdict
 from app.state.ledger import Ledger, Settlement
@@ -119,6 +119,9 @@ class IntentProcessor:
                     if self._booking is not None and w.prepared.request is not None \
                             and w.prepared.denial is None and not w.dead_letter:
                         w.staged = await self._booking.stage(w.prepared.request)
+            if self._booking is not None:
+                await self._booking.number([w.staged for w in works if isinstance(w.staged, ExecutionReport)
+                                            and w.staged.status is Status.NEW])
             acked = await self._admit(works, received)
             await self._venue.run(works)
             actions = [w for w in works if isinstance(w.parsed, OrderAction)]

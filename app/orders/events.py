@@ -6,14 +6,16 @@ across replicas and redeliveries (a change is written once, with its seq), so co
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
+from app.codec import iso_ms
 from app.orders.machine import Change, ExecutionType, Fill, Order, OrderStatus
 
 
 def event(order: Order, execution_type: ExecutionType, now: float, fill: Fill | None = None,
-          reason: str | None = None, cause_intent_id: str | None = None) -> dict[str, Any]:
+          reason: str | None = None, cause_intent_id: str | None = None,
+          traceparent: str | None = None) -> dict[str, Any]:
+    """``traceparent`` stands in for the order's own when given (its first event, before it is stored)."""
     avg = order.avg_price
     return {
         "event_id": f"{order.intent_id}:{order.seq}", "seq": order.seq, "intent_id": order.intent_id,
@@ -26,9 +28,8 @@ def event(order: Order, execution_type: ExecutionType, now: float, fill: Fill | 
         "last_fill_quantity": float(fill.quantity) if fill else None,
         "last_fill_price": float(fill.price) if fill else None, "trade_id": (fill.trade_id or None) if fill else None,
         "reason": reason, "cause_intent_id": cause_intent_id, "mode": order.mode,
-        "event_time": datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z"),
-        "traceparent": order.traceparent,
+        "event_time": iso_ms(now),
+        "traceparent": traceparent or order.traceparent,
     }
 
 

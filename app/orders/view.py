@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
+from app.codec import iso_ms
 from app.orders.machine import Order
 
 
@@ -17,11 +17,7 @@ def order_view(order: Order) -> dict[str, Any]:
         "quantity": float(order.quantity), "status": order.status.value,
         "executed_quantity": float(order.executed_qty), "avg_price": float(avg) if avg is not None else None,
         "fee": float(order.fee), "fee_asset": order.fee_asset, "seq": order.seq,
-        "created_at": iso_ms(order.created_ms), "expire_at": iso_ms(order.expire_at_ms) if order.expire_at_ms else None,
+        "created_at": iso_ms(order.created_ms / 1000),
+        "expire_at": iso_ms(order.expire_at_ms / 1000) if order.expire_at_ms else None,
         "mode": order.mode,
     }
-
-
-def iso_ms(ms: int) -> str:
-    """UTC ISO 8601 to the millisecond, as results and order events write times."""
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")

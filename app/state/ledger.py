@@ -49,11 +49,12 @@ class Settlement:
         order = self.order
         if order is None or self.order_event is None:
             return ["", [], []]
-        order = replace(order, traceparent=self.extra_fields.get("traceparent"))
+        traceparent = self.extra_fields.get("traceparent")
         kind, fill, reason = self.order_event
-        first = orjson.dumps(event(order, kind, self.now, fill, reason)).decode()
+        first = orjson.dumps(event(order, kind, self.now, fill, reason, traceparent=traceparent)).decode()
         if order.status.final:
             return [first, [], []]
+        order = replace(order, traceparent=traceparent)
         fields = [item for pair in to_fields(order).items() for item in pair]
         book = f"{order.price.normalize():f}" if order.order_type == "LIMIT" and order.price is not None else ""
         return [first, fields, [order.side, order.created_ms, book, order.expire_at_ms]]

@@ -44,6 +44,7 @@ async def test_a_resting_limit_order_stays_open_with_its_reservation(harness: Ha
     [event] = events(harness)
     assert (event["status"], event["execution_type"], event["seq"]) == ("NEW", "NEW", 1)
     assert event["event_id"] == "sig-1:1" and event["price"] == 90_000 and event["quantity"] == 0.005
+    assert result["exchange_order_id"] is not None and event["exchange_order_id"] == result["exchange_order_id"]
     [order] = await harness.processor.orders.book.open_orders()
     assert order.intent_id == "sig-1" and order.remaining == Decimal("0.005")
 

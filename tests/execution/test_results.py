@@ -10,6 +10,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from app.codec import iso_ms
 from app.exchange.base import ExecutionReport
 from app.execution import results
 from app.models.intent import Intent, InvalidIntent, decode_fields
@@ -28,8 +29,8 @@ def intent(**fields: Any) -> Intent:
 
 
 def test_iso_timestamps_are_utc_with_milliseconds() -> None:
-    assert results.iso(RECEIVED) == "2026-01-01T00:00:00.000Z"
-    assert results.iso(NOW) == "2026-01-01T00:00:00.012Z"
+    assert iso_ms(RECEIVED) == "2026-01-01T00:00:00.000Z"
+    assert iso_ms(NOW) == "2026-01-01T00:00:00.012Z"
 
 
 @pytest.mark.parametrize("reason", list(Reason))

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from app import SERVICE_NAME, __version__
 from app.api.deps import RuntimeDep
 from app.api.errors import error_responses
-from app.execution.results import iso
+from app.codec import iso_ms
 
 router = APIRouter(tags=["status"])
 COUNTER_NAMES = ("filled", "open", "rejected", "failed", "duplicates")
@@ -32,7 +32,7 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
     return {
         "service": SERVICE_NAME, "version": __version__, "mode": s.execution_mode.value, "market": s.binance_market.value,
         "consumer": s.consumer_name, "group": s.consumer_group, "intent_stream": s.intent_stream,
-        "result_stream": s.result_stream, "started_at": iso(runtime.started_at),
+        "result_stream": s.result_stream, "started_at": iso_ms(runtime.started_at),
         "uptime_s": round(time.time() - runtime.started_at, 3),
         "received": sum(answered.values()), **answered,
         "trading_state": (await runtime.store.trading_state()).value,
