@@ -194,7 +194,7 @@ class IntentProcessor:
         settled afterwards, like every outcome of the other venues."""
         assert self._booking is not None
         now = time.time()
-        prepared: list[tuple[bytes, bytes, bytes] | None] = []
+        prepared: list[tuple[bytes, str, bytes, bytes] | None] = []
         for w, _ in candidates:
             if isinstance(w.staged, StagedOrder) and w.delivery.deliveries == 1:
                 assert isinstance(w.parsed, Intent) and w.prepared is not None

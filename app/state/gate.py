@@ -101,14 +101,14 @@ class Gate:
 
     async def admit_and_book(self, candidates: list[Candidate], minute: int, venue: ScriptPart,
                              orders: list[bytes], ledger: ScriptPart,
-                             settlements: list[tuple[bytes, bytes, bytes] | None]) -> list[Booked]:
+                             settlements: list[tuple[bytes, str, bytes, bytes] | None]) -> list[Booked]:
         """As ``admit``, and in the same atomic call each candidate admitted with an order
         (``orders[i]``, b"" for none) is booked by the venue's Lua function; when it fills and
         ``settlements[i]`` was prepared for that outcome, it is settled too. ``venue`` and
         ``ledger`` are the (KEYS, ARGV) of the booking and settlement functions."""
         parts = []
         for candidate, order, settlement in zip(candidates, orders, settlements):
-            parts += (candidate.encode(), order, *(settlement or (b"", b"", b"")))
+            parts += (candidate.encode(), order, *(settlement or (b"", b"", b"", b"")))
         reply = await self._scripts.gate_paper(keys=[*self._gate_keys(minute), *venue[0], *ledger[0]],
                                                args=[*self._gate_args(), *venue[1], *ledger[1], *parts])
         return [Booked(_admission(admission), booking, settled or None) for admission, booking, settled in reply]

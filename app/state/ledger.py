@@ -36,28 +36,30 @@ class Settlement:
     order_event: tuple[ExecutionType, Fill | None, str | None] | None = None  # that event: type, fill, reason
     now: float = 0.0
 
-    def encode(self) -> tuple[bytes, str, bytes]:
+    def encode(self) -> tuple[bytes, str, bytes, bytes]:
+        """settle.lua's meta, the result, the trade and the order's first event (b"" for none)."""
         r = self.result
+        event_json, live = self._order_parts()
         meta = [r.intent_id, r.intent_entry_id, self.counter, r.symbol or "", repr(self.release_qty),
                 repr(self.fill_qty), repr(self.fill_price), repr(r.fee), int(self.record_order), r.leverage or 1,
-                [item for pair in self.extra_fields.items() for item in pair], *self._order_parts(), r.side or ""]
-        return orjson.dumps(meta), r.model_dump_json(), orjson.dumps(self.trade) if self.trade else b""
+                [item for pair in self.extra_fields.items() for item in pair], *live, r.side or ""]
+        return orjson.dumps(meta), r.model_dump_json(), orjson.dumps(self.trade) if self.trade else b"", event_json
 
-    def _order_parts(self) -> list[Any]:
-        """The order's first event and, when it stays open, its live record: the order's trace is
-        the result's (the context it went out with)."""
+    def _order_parts(self) -> tuple[bytes, list[Any]]:
+        """The order's first event and, when it stays open, its live record (fields, then where it
+        is indexed): the order's trace is the result's (the context it went out with)."""
         order = self.order
         if order is None or self.order_event is None:
-            return ["", [], []]
+            return b"", [[], []]
         traceparent = self.extra_fields.get("traceparent")
         kind, fill, reason = self.order_event
-        first = orjson.dumps(event(order, kind, self.now, fill, reason, traceparent=traceparent)).decode()
+        first = orjson.dumps(event(order, kind, self.now, fill, reason, traceparent=traceparent))
         if order.status.final:
-            return [first, [], []]
+            return first, [[], []]
         order = replace(order, traceparent=traceparent)
         fields = [item for pair in to_fields(order).items() for item in pair]
         book = f"{order.price.normalize():f}" if order.order_type == "LIMIT" and order.price is not None else ""
-        return [first, fields, [order.side, order.created_ms, book, order.expire_at_ms]]
+        return first, [fields, [order.side, order.created_ms, book, order.expire_at_ms]]
 
 
 class Ledger:

@@ -23,13 +23,14 @@ def settlement(entry_id: str, fill: float = 0.002) -> Settlement:
 async def test_one_broken_item_is_reported_alone(aredis: aioredis.Redis, settings: Settings) -> None:
     keys = Keys.from_settings(settings)
     scripts = Scripts.register(aredis)
-    broken_meta, result_json, trade_json = settlement("1-0").encode()
+    broken_meta, result_json, trade_json, event_json = settlement("1-0").encode()
     broken = json.loads(broken_meta)
     broken[5] = "not-a-number"  # the fill quantity: arithmetic on nil inside the script
     good = settlement("2-0").encode()
     ledger = Ledger(keys, scripts, settings)
     reply = await scripts.settle(keys=ledger.script_keys(),
-                                 args=[*ledger.script_args(0), json.dumps(broken), result_json, trade_json, *good])
+                                 args=[*ledger.script_args(0), json.dumps(broken), result_json, trade_json, event_json,
+                                       *good])
     (bad_kind, message), (good_kind, result_id) = Ledger.parse(reply)
     assert bad_kind == "ERR" and "arithmetic" in message
     assert good_kind == "OK" and await aredis.get(keys.entry_done("2-0")) == result_id.encode()

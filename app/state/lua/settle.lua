@@ -1,6 +1,6 @@
 -- Publish the results of a batch and write every state change each implies, atomically per entry.
 -- Intent entries are acknowledged here, so no entry is ever acknowledged without its result.
--- make_settle(K, A) returns settle(meta, result_json, trade_json) and finish(), which writes what the
+-- make_settle(K, A) returns settle(meta, result_json, trade_json, event_json) and finish(), which writes what the
 -- entries settled add to shared lists and counters, and the XACK, once; main_settle.lua and
 -- main_gate_paper.lua call them.
 -- K: 1 result stream  2 reserved  3 risk positions  4 positions index  5 inflight  6 counters
@@ -18,7 +18,7 @@ local function make_settle(K, A)
   local ttl, history = tonumber(A[5]), tonumber(A[6])
   local acks, trades, recent, counts = {}, {}, {}, {}
 
-  local function settle(meta, result_json, trade_json)
+  local function settle(meta, result_json, trade_json, event_json)
     local intent_id, entry_id, symbol = meta[1], meta[2], meta[4]
     local done_key = A[2] .. entry_id
     local done = redis.call('GET', done_key)
@@ -27,7 +27,7 @@ local function make_settle(K, A)
       return {'DONE', done}
     end
     local release = tonumber(meta[5])
-    if release ~= 0 then reserve(K[2], symbol, meta[15], -on_side(meta[15], release)) end
+    if release ~= 0 then reserve(K[2], symbol, meta[14], -on_side(meta[14], release)) end
     local fill = tonumber(meta[6])
     if fill ~= 0 then
       book_position(A[3] .. symbol, K[3], K[9], K[4], symbol, fill, meta[7], tonumber(meta[8]), meta[10], A[8])
@@ -35,10 +35,10 @@ local function make_settle(K, A)
     local id = redis.call('XADD', K[1], 'MAXLEN', '~', A[4], '*', 'data', result_json, unpack(meta[11]))
     redis.call('SET', done_key, id, 'EX', ttl)
     if trade_json ~= '' then trades[#trades + 1] = trade_json end
-    if meta[12] ~= '' then redis.call('XADD', K[11], 'MAXLEN', '~', A[4], '*', 'data', meta[12]) end
-    if #meta[13] > 0 then
-      local live, open = A[9] .. intent_id, meta[14]
-      redis.call('HSET', live, unpack(meta[13]))
+    if event_json ~= '' then redis.call('XADD', K[11], 'MAXLEN', '~', A[4], '*', 'data', event_json) end
+    if #meta[12] > 0 then
+      local live, open = A[9] .. intent_id, meta[13]
+      redis.call('HSET', live, unpack(meta[12]))
       redis.call('ZADD', K[12], open[2], intent_id)
       if open[3] ~= '' then redis.call('ZADD', A[10] .. symbol .. ':' .. open[1], open[3], intent_id) end
       if tonumber(open[4]) > 0 then redis.call('ZADD', K[13], open[4], intent_id) end
