@@ -103,20 +103,6 @@ class OutcomeUnknown(Exception):
     """The order may exist at the exchange; resolve it by client order id before publishing."""
 
 
-class AmendRejected(Exception):
-    """The venue refused an amend and the order stays as it was: a REJECTED result with ``reason``.
-
-    Raised by ``amend_order`` only (its answer is otherwise a ``VenueUpdate``); an amend that finds
-    the order already final returns that final update instead, for the caller to book.
-    """
-
-    def __init__(self, reason: Reason, message: str, code: int | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-        self.code = code
-
-
 class ExchangeAdapter(ABC):
     """One venue. Implementations must never send an order twice for one client order id."""
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 import redis.asyncio as aioredis
 
 from app.config import Settings
-from app.exchange.base import AmendRejected, ExchangeAdapter, Quote
+from app.exchange.base import ExchangeAdapter, Quote
 from app.execution import results
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.prepare import prepare
@@ -26,7 +26,7 @@ from app.keys import Keys
 from app.models.actions import OrderAction
 from app.models.intent import Intent, client_order_id
 from app.models.result import Reason, Status
-from app.orders.machine import Order, OrderStatus, VenueUpdate
+from app.orders.machine import AmendRejected, Order, OrderStatus, VenueUpdate
 from app.risk.checks import Limits
 from app.state.gate import Admission, Candidate, Gate, Verdict
 from app.state.ledger import Settlement
@@ -52,26 +52,35 @@ class ActionStage:
     async def run(self, works: list[Work], received: float, now: float) -> None:
         """Carry out each action not answered yet; sets its settlement, or leaves it pending (BUSY)
         when the venue could not be reached."""
-        seen: set[str] = set()
         for w in works:
             if w.admission is not None:  # answered before (DONE) or a duplicate intent id (DUP)
                 continue
             action = w.parsed
             assert isinstance(action, OrderAction)
-            if action.intent_id in seen:  # twice in one batch: the second waits, then is a duplicate
-                w.admission = Admission(Verdict.BUSY)
-                continue
-            seen.add(action.intent_id)
-            if w.dead_letter:  # delivered past MAX_DELIVERIES without an answer: never block the group
-                w.settlement = self._answer(action, Status.FAILED, Reason.DEAD_LETTER,
-                                            f"delivered {w.delivery.deliveries} times, more than MAX_DELIVERIES="
-                                            f"{self._settings.max_deliveries}", received, now, None)
-                continue
+            if action.action != "AMEND":  # an AMEND is taken in flight by the gate, with its risk check
+                claim = await self._gate.claim(action.intent_id, action.entry_id)
+                if claim.verdict in (Verdict.BUSY, Verdict.DUP):  # in flight elsewhere, or answered
+                    w.admission = claim
+                    continue
             try:
-                w.settlement = await self._carry_out(w, action, received, now)
+                w.settlement = await (self._dead_letter(w, action, received, now) if w.dead_letter
+                                      else self._carry_out(w, action, received, now))
             except Exception as exc:  # the venue away: the entry stays pending, redelivery tries again
                 log.warning("%s %s: left pending: %s", action.action, action.intent_id, type(exc).__name__)
                 w.admission = Admission(Verdict.BUSY)
+
+    async def _dead_letter(self, w: Work, action: OrderAction, received: float, now: float) -> Settlement:
+        """Delivered past MAX_DELIVERIES without an answer: answered FAILED so it never blocks the
+        group, unless its change was made (then as it is), and what the gate holds for it released."""
+        target = await self._book.get(action.target_intent_id) if action.target_intent_id else None
+        held = await self._held(action)
+        if target is not None and action.intent_id in target.causes:
+            if action.action == "AMEND":
+                return self._amended(action, target, held, received, now)
+            return await self._carry_out(w, action, received, now)
+        return self._answer(action, Status.FAILED, Reason.DEAD_LETTER, f"delivered {w.delivery.deliveries} times, "
+                            f"more than MAX_DELIVERIES={self._settings.max_deliveries}", received, now, target,
+                            release=held)
 
     async def _carry_out(self, w: Work, action: OrderAction, received: float, now: float) -> Settlement:
         if action.action == "CANCEL_ALL":
@@ -87,7 +96,8 @@ class ActionStage:
         if target is not None and not target.status.final:
             await self._orders.cancel([target.intent_id], CANCEL_INTENT, action.intent_id)
             target = await self._book.get(target.intent_id)
-        if target is not None and target.status is OrderStatus.CANCELED and target.cause_intent_id == action.intent_id:
+            _confirmed([target])
+        if target is not None and target.status is OrderStatus.CANCELED and action.intent_id in target.causes:
             return self._answer(action, Status.CANCELED, None, f"canceled; {target.remaining.normalize():f} "
                                 f"{target.symbol} was left open", received, now, target,
                                 remaining_quantity=float(target.remaining))
@@ -95,18 +105,19 @@ class ActionStage:
 
     async def _cancel_all(self, action: OrderAction, received: float, now: float) -> Settlement:
         orders = await self._book.open_orders(action.symbol)
-        changes = await self._orders.cancel([o.intent_id for o in orders], CANCEL_INTENT, action.intent_id)
-        canceled = [c for c in changes if c.after.status is OrderStatus.CANCELED]
+        await self._orders.cancel([o.intent_id for o in orders], CANCEL_INTENT, action.intent_id)
+        _confirmed(await self._book.load(o.intent_id for o in orders))
+        # counted on this intent's record by the changes themselves, so a redelivery counts them too
+        canceled = int(await self._redis.hget(self._keys.order(action.intent_id), "canceled") or 0)
         where = f" on {action.symbol}" if action.symbol else ""
-        return self._answer(action, Status.CANCELED, None, f"canceled {len(canceled)} open orders{where}",
-                            received, now, None, canceled_count=len(canceled),
-                            remaining_quantity=None)
+        return self._answer(action, Status.CANCELED, None, f"canceled {canceled} open orders{where}",
+                            received, now, None, canceled_count=canceled)
 
     # -- amend --------------------------------------------------------------------------------
     async def _amend(self, w: Work, action: OrderAction, target: Order | None, received: float,
                      now: float) -> Settlement:
         held = await self._held(action)
-        if target is not None and target.cause_intent_id == action.intent_id:  # written before a crash
+        if target is not None and action.intent_id in target.causes:  # written before a crash
             return self._amended(action, target, held, received, now)
         if target is None or target.status.final or target.order_type != "LIMIT":
             return self._not_open(action, target, received, now, release=held)
@@ -153,7 +164,10 @@ class ActionStage:
         except AmendRejected as refused:  # the order stays as it was
             return self._answer(action, results.status_for(refused.reason), refused.reason, refused.message,
                                 received, now, target, release=reserved)
-        return self._amended(action, await self._book.get(target.intent_id) or target, reserved, received, now)
+        after = await self._book.get(target.intent_id) or target
+        if action.intent_id not in after.causes and not after.status.final:
+            raise RuntimeError(f"the venue did not confirm the amend of {target.intent_id}")  # pending: again
+        return self._amended(action, after, reserved, received, now)
 
     async def _held(self, action: OrderAction) -> float:
         """What the gate still holds for this AMEND from an earlier delivery (0 when nothing)."""
@@ -164,7 +178,7 @@ class ActionStage:
                  now: float) -> Settlement:
         """The answer once the amend is written: the gate's reservation for it is released, as the
         order's own record now holds the change."""
-        if target.cause_intent_id != action.intent_id:
+        if action.intent_id not in target.causes or target.status.final:  # a final answer is not an amend
             return self._not_open(action, target, received, now, release=reserved)
         price = f" at {target.price.normalize():f}" if target.price is not None else ""
         return self._answer(action, Status.AMENDED, None, f"order now {target.quantity.normalize():f}{price}",
@@ -192,3 +206,11 @@ def _as_intent(action: OrderAction, target: Order, quantity: Decimal, price: Dec
                   price=float(price) if price is not None else None, time_in_force="GTC",
                   reduce_only=target.reduce_only, created_at=action.created_at, source=action.source,
                   strategy=action.strategy, confidence=None, trace=action.trace)
+
+
+def _confirmed(orders: list[Order | None]) -> None:
+    """Raise when an order a cancel was sent for is still open: the venue did not confirm it (a
+    failure of its call is logged where it happened), so the action stays pending and is tried again."""
+    still = [o.intent_id for o in orders if o is not None and not o.status.final]
+    if still:
+        raise RuntimeError(f"the venue did not confirm the cancel of {', '.join(still[:5])}")

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, Quote
-from app.exchange.matching import allocate
+from app.exchange.matching import allocate, crosses
 from app.execution import order_spans
 from app.keys import Keys
 from app.models.trading import TradingState
@@ -53,6 +53,7 @@ class OrderLifecycle:
         self._tracing = tracing or Tracing()
         self._poll_prices = poll_prices
         self._paper = exchange if isinstance(exchange, PaperExchange) else None
+        self._kill_seen: tuple[object, ...] | None = None  # what the kill switch last found nothing to cancel in
 
     @classmethod
     def build(cls, settings: Settings, redis: aioredis.Redis, keys: Keys, scripts: Scripts,
@@ -107,15 +108,19 @@ class OrderLifecycle:
         ids = await self.book.crossing(symbol, quote.bid, quote.ask)
         if not ids:
             return []
-        orders = [o for o in await self.book.load(ids) if o is not None]
+        published_ms = _published_ms(quote_id)
+        orders = [o for o in await self.book.load(ids) if o is not None and o.created_ms <= published_ms]
         fills = allocate(orders, quote, quote_id, paper.maker_fee_rate, paper.fee_asset(symbol))
         if not fills:
             return []
         fills = await self._first_match(quote_id, fills)
 
         def decide(order: Order) -> VenueUpdate | None:
+            """The fill as allocated, if the order as it stands now still takes it (an amend or
+            another fill may have come in between)."""
             fill = fills.get(order.intent_id)
-            if fill is None or fill.quantity > order.remaining:
+            if fill is None or fill.quantity > order.remaining or fill.price != order.price \
+                    or not crosses(order, quote):
                 return None
             return VenueUpdate(ExecutionType.TRADE, OrderStatus.PARTIALLY_FILLED, fill=fill)
 
@@ -149,29 +154,46 @@ class OrderLifecycle:
                 pass
 
     async def sweep(self) -> None:
+        """Each step on its own: one that fails (Redis, a venue call) does not keep the others from
+        running, and the kill switch goes first."""
         now_ms = int(time.time() * 1000)
+        steps = [self._kill_switch] if self._settings.cancel_on_kill_switch else []
+        steps += [lambda: self._expire(now_ms), *([self._match_polled] if self._poll_prices else []),
+                  lambda: self._gauges(now_ms)]
+        for step in steps:
+            try:
+                await step()
+            except Exception as exc:  # Redis or the venue away: this step runs again next sweep
+                log.warning("order sweep step failed: %s: %s", type(exc).__name__, exc)
+
+    async def _expire(self, now_ms: int) -> None:
         due = await self.book.due(now_ms)
         if due:
             await self.cancel(due, EXPIRE_AFTER, expire=True)
-        if self._settings.cancel_on_kill_switch:
-            await self._kill_switch()
-        if self._poll_prices:
-            await self._match_polled()
-        await self._gauges(now_ms)
 
     async def _kill_switch(self) -> None:
+        """HALTED: cancel every open order; REDUCING: those that could grow a position. The open
+        orders are read only when the state or the open set changed since the last look that left
+        nothing to cancel, so a REDUCING state with orders it keeps costs two reads a sweep."""
         state = await self._redis.get(self._keys.trading_state)
         if state is None or state.decode() == TradingState.ACTIVE.value:
+            self._kill_seen = None
+            return
+        newest = await self._redis.zrange(self._keys.open_orders, -1, -1, withscores=True)
+        seen = (state, await self.book.count_open(), tuple(newest))
+        if seen == self._kill_seen:
             return
         orders = await self.book.open_orders()
         if state.decode() == TradingState.REDUCING.value:
             positions = {k.decode(): Decimal(v.decode()) for k, v in
                          (await self._redis.hgetall(self._keys.risk_positions)).items()}
-            orders = [o for o in orders if not _reduces(o, positions.get(o.symbol, Decimal(0)))]
+            orders = _growing(orders, positions)
         if orders:
             changes = await self.cancel([o.intent_id for o in orders], KILL_SWITCH)
             if changes:
                 log.warning("kill switch (%s): canceled %d open orders", state.decode(), len(changes))
+        else:
+            self._kill_seen = seen
 
     async def _match_polled(self) -> None:
         """Static or polled prices: match each symbol with resting orders against its current quote."""
@@ -198,8 +220,26 @@ class OrderLifecycle:
                     self._metrics.time_to_fill.observe(max(0.0, (now_ms - after.created_ms) / 1000))
 
 
-def _reduces(order: Order, position: Decimal) -> bool:
-    """An open order the REDUCING state keeps: filled, it brings the position nearer to flat without
-    crossing it (the gate's test for a new order, gate.lua)."""
-    after = position + order.sign * order.remaining
-    return abs(after) < abs(position) and position * after >= 0
+def _growing(orders: list[Order], positions: dict[str, Decimal]) -> list[Order]:
+    """The open orders the REDUCING state cancels. Oldest first, per symbol and side, an order is
+    kept only if, filled together with the ones kept before it, it still brings the position nearer
+    to flat without crossing it (the gate's test for a new order counts the same side's open
+    orders the same way, gate.lua)."""
+    kept: dict[tuple[str, str], Decimal] = {}
+    growing = []
+    for order in sorted(orders, key=lambda o: (o.created_ms, o.intent_id)):
+        position = positions.get(order.symbol, Decimal(0))
+        before = position + order.sign * kept.get((order.symbol, order.side), Decimal(0))
+        after = before + order.sign * order.remaining
+        if abs(after) < abs(before) and before * after >= 0:
+            kept[(order.symbol, order.side)] = kept.get((order.symbol, order.side), Decimal(0)) + order.remaining
+        else:
+            growing.append(order)
+    return growing
+
+
+def _published_ms(quote_id: str) -> float:
+    """When a streamed quote was published (its entry id's milliseconds): an order placed after it
+    never met it. A polled quote is of now."""
+    head = quote_id.split("-", 1)[0]
+    return float(head) if head.isdigit() else float("inf")

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 
+from app.models.result import Reason
+
 ZERO = Decimal(0)
 
 
@@ -82,6 +84,7 @@ class Order:
     expire_at_ms: int = 0
     cause_intent_id: str | None = None  # the CANCEL/AMEND intent behind the last change, if any
     trades: dict[str, Decimal] = field(default_factory=dict)  # trade id -> quantity booked
+    causes: frozenset[str] = frozenset()  # every intent that changed it (a redelivered action finds its own)
 
     @property
     def sign(self) -> int:
@@ -140,6 +143,20 @@ class Change:
     @property
     def final(self) -> bool:
         return self.after.status.final
+
+
+class AmendRejected(Exception):
+    """The venue refused an amend and the order stays as it was: a REJECTED result with ``reason``.
+
+    Raised by ``amend_order`` only (its answer is otherwise a ``VenueUpdate``); an amend that finds
+    the order already final returns that final update instead, for the caller to book.
+    """
+
+    def __init__(self, reason: Reason, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.code = code
 
 
 class UpdateRefused(ValueError):
@@ -227,4 +244,5 @@ def _next(order: Order, update: VenueUpdate, status: OrderStatus) -> Order:
     return replace(order, status=status, seq=order.seq + 1,
                    exchange_order_id=update.exchange_order_id or order.exchange_order_id,
                    client_order_id=update.client_order_id or order.client_order_id,
-                   cause_intent_id=update.cause_intent_id or order.cause_intent_id)
+                   cause_intent_id=update.cause_intent_id or order.cause_intent_id,
+                   causes=order.causes | {update.cause_intent_id} if update.cause_intent_id else order.causes)

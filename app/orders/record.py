@@ -1,7 +1,8 @@
 """An order's live record in Redis as flat hash fields, and back. Pure.
 
 Numbers are stored as decimal strings (Lua reads them with tonumber); each booked trade is a field
-``t:<trade id>`` holding its quantity, so a trade is recognised in the same read as the order.
+``t:<trade id>`` holding its quantity, so a trade is recognised in the same read as the order, and
+each intent that changed the order a field ``a:<intent id>``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Mapping
 from app.orders.machine import Order, OrderStatus
 
 TRADE_PREFIX = "t:"
+CAUSE_PREFIX = "a:"  # order_apply.lua marks each intent that changed the order
 _TEXT = ("intent_id", "client_order_id", "symbol", "side", "order_type", "mode")
 _OPTIONAL_TEXT = ("exchange_order_id", "fee_asset", "traceparent", "cause_intent_id")
 
@@ -43,6 +45,7 @@ def from_fields(raw: Mapping[Any, Any]) -> Order | None:
         leverage=int(row.get("leverage") or 1), reduce_only=row.get("reduce_only") == "1",
         created_ms=int(row.get("created_ms") or 0), expire_at_ms=int(row.get("expire_at_ms") or 0),
         trades={k[len(TRADE_PREFIX):]: Decimal(v) for k, v in row.items() if k.startswith(TRADE_PREFIX)},
+        causes=frozenset(k[len(CAUSE_PREFIX):] for k in row if k.startswith(CAUSE_PREFIX)),
     )
 
 

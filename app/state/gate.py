@@ -113,6 +113,12 @@ class Gate:
                                                args=[*self._gate_args(), *venue[1], *ledger[1], *parts])
         return [Booked(_admission(admission), booking, settled or None) for admission, booking, settled in reply]
 
+    async def claim(self, intent_id: str, entry_id: str) -> Admission:
+        """Take ``intent_id`` in flight for an order action that needs no risk check (CANCEL,
+        CANCEL_ALL): OK, RESUME (this entry took it before), BUSY (another entry has it) or DUP."""
+        reply = await self._scripts.claim(keys=[self._keys.order(intent_id)], args=[entry_id, intent_id, self._ttl])
+        return _admission(reply)
+
     def _gate_keys(self, minute: int) -> list[str]:
         k = self._keys
         return [k.trading_state, k.reserved, k.risk_positions, k.marks, k.order_rate(minute), k.inflight]

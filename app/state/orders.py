@@ -18,11 +18,13 @@ from typing import Any, Awaitable, Callable, Iterable
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from app.codec import text
 from app.keys import Keys
 from app.orders.events import change_event
-from app.orders.machine import Change, Order, OrderStatus, UpdateRefused, VenueUpdate, apply
+from app.orders.machine import AmendRejected, Change, Order, OrderStatus, UpdateRefused, VenueUpdate, apply
 from app.orders.record import from_fields, to_fields
 from app.state.scripts import Scripts
 
@@ -117,19 +119,12 @@ class OrderBook:
             if not pending:
                 return written
             changes = []
-            for order in await self.load(pending):
+            orders = await self.load(pending)
+            await self._forget_ended([(i, o) for i, o in zip(pending, orders) if o is None or o.status.final])
+            for order in orders:
                 if order is None or order.status.final:
                     continue
-                update = decide(order)
-                if inspect.isawaitable(update):
-                    update = await update
-                if update is None:
-                    continue
-                try:
-                    change = apply(order, update)
-                except UpdateRefused as exc:
-                    log.error("order %s: update refused: %s", order.intent_id, exc)
-                    continue
+                change = await self._decided(order, decide)
                 if change is not None:
                     changes.append(change)
             outcomes = await self.write(changes)
@@ -138,6 +133,42 @@ class OrderBook:
         if pending:
             log.warning("orders %s changed under every attempt; left for the next update", pending[:5])
         return written
+
+    @staticmethod
+    async def _decided(order: Order, decide: Decide) -> Change | None:
+        """One order's change; a failure to decide it (its venue call) leaves it for the next round
+        without holding back the others."""
+        try:
+            update = decide(order)
+            if inspect.isawaitable(update):
+                update = await update
+        except AmendRejected:
+            raise  # an answer for the AMEND intent that asked, not a failure
+        except (RedisConnectionError, RedisTimeoutError):
+            raise
+        except Exception as exc:
+            log.warning("order %s: no change this round: %s: %s", order.intent_id, type(exc).__name__, exc)
+            return None
+        if update is None:
+            return None
+        try:
+            return apply(order, update)
+        except UpdateRefused as exc:
+            log.error("order %s: update refused: %s", order.intent_id, exc)
+            return None
+
+    async def _forget_ended(self, ended: list[tuple[str, Order | None]]) -> None:
+        """Take orders that are final (or gone) out of the open set, expiries and books: normally done
+        in the change that ended them, this repairs an index a failed script left behind."""
+        if not ended:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for intent_id, order in ended:
+            pipe.zrem(self._keys.open_orders, intent_id)
+            pipe.zrem(self._keys.expiries, intent_id)
+            if order is not None:
+                pipe.zrem(self._keys.book(f"{order.symbol}:{order.side}"), intent_id)
+        await pipe.execute()
 
     async def write(self, changes: list[Change]) -> list[bool]:
         """Write ``changes`` in one script call; per change, False when its order moved on meanwhile."""
@@ -164,7 +195,7 @@ class OrderBook:
 
     def _script_args(self, now_ms: int) -> list[Any]:
         k = self._keys
-        return [k.live(""), k.position(""), k.book(""), self._maxlen, self._ttl, self._history, now_ms]
+        return [k.live(""), k.position(""), k.book(""), self._maxlen, self._ttl, self._history, now_ms, k.order("")]
 
     def _item(self, change: Change, now: float) -> list[Any]:
         before, after, fill = change.before, change.after, change.fill
@@ -187,4 +218,4 @@ class OrderBook:
                 after.side, f"{sign * filled:f}", f"{fill.price:f}" if fill else "0", f"{fill.fee:f}" if fill else "0",
                 fill.trade_id if fill else "", trade, f"{reservation:f}", int(change.final),
                 FINAL_COUNTERS.get(after.status, "") if change.final else "", after.leverage,
-                f"{after.price:f}" if moved_price else "", wallet]
+                f"{after.price:f}" if moved_price else "", wallet, change.update.cause_intent_id or ""]

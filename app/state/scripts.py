@@ -28,6 +28,7 @@ class Scripts:
     paper_fill: AsyncScript
     gate_paper: AsyncScript  # the gate, booking PAPER orders as it admits them and settling what fills
     order_apply: AsyncScript  # changes to open orders (app/state/orders.py)
+    claim: AsyncScript  # an order action's intent id taken in flight (app/state/gate.py)
 
     @classmethod
     def register(cls, client: aioredis.Redis) -> "Scripts":
@@ -38,4 +39,5 @@ class Scripts:
             gate_paper=client.register_script(
                 source("gate.lua", "paper_fill.lua", "settle.lua", "main_gate_paper.lua")),
             order_apply=client.register_script(source("paper_fill.lua", "order_apply.lua", "main_order_apply.lua")),
+            claim=client.register_script(source("claim.lua", with_library=False)),
         )

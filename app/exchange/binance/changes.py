@@ -17,12 +17,11 @@ import logging
 from decimal import Decimal
 from typing import Any, Mapping
 
-from app.exchange.base import AmendRejected
 from app.exchange.binance.errors import ExchangeError, ExchangeFailure, Kind
 from app.exchange.binance.transport import Transport
 from app.exchange.binance.updates import amended, carried, cumulative, ended, is_open, replacement_client_order_id
 from app.models.result import Reason
-from app.orders.machine import Order, VenueUpdate
+from app.orders.machine import AmendRejected, Order, VenueUpdate
 
 log = logging.getLogger(__name__)
 NO_NEED_TO_MODIFY = -5027           # USD-M: the order already has this price and quantity

@@ -7,11 +7,17 @@
 -- K: 1 order stream  2 reserved  3 risk positions  4 marks  5 positions index  6 open orders
 --    7 expiries  8 counters  9 trades
 -- A: 1 live key prefix  2 position key prefix  3 book key prefix  4 stream maxlen  5 ttl  6 history  7 now_ms
+--    8 order (intent) record key prefix
 -- item: [intent_id, expected seq, fields (flat list), event JSON, symbol, side, signed fill ('0': none),
 --        fill price, fee, trade id ('' none), trade JSON ('' none), reservation change on the order's side
 --        (> 0 reserves, < 0 releases), final (0/1),
---        counter ('' none), leverage, book price ('' unchanged), wallet base asset ('' none)]
--- reply: {'OK', event entry id} | {'STALE', current seq or ''}
+--        counter ('' none), leverage, book price ('' unchanged), wallet base asset ('' none),
+--        cause intent id ('' none)]
+-- The intent that caused a change (a CANCEL, CANCEL_ALL or AMEND) is marked on the order (a:<intent
+-- id>), so it finds its own change when it is delivered again, whatever changed the order after; a
+-- cancel also counts on that intent's record (how many orders a CANCEL_ALL ended).
+-- Every number is read before the first write: Redis does not roll a script back.
+-- reply: {'OK', event entry id} | {'STALE', current seq or ''} | {'ERR', message}
 local function make_order_apply(K, A, book_wallet)
   local trades = {}
   local counts = {}
@@ -24,21 +30,27 @@ local function make_order_apply(K, A, book_wallet)
     local trade_id = item[10]
     if trade_id ~= '' and redis.call('HEXISTS', live, 't:' .. trade_id) == 1 then return {'STALE', seq} end
 
-    local fill = tonumber(item[7])
-    redis.call('HSET', live, unpack(item[3]))
-    -- the quantity as the service wrote it: a Lua number would come back as 0.40000000000000002
-    if trade_id ~= '' then redis.call('HSET', live, 't:' .. trade_id, (string.gsub(item[7], '^%-', ''))) end
-    reserve(K[2], symbol, side, tonumber(item[12]))
+    local fill, price, fee, reservation = tonumber(item[7]), tonumber(item[8]), tonumber(item[9]), tonumber(item[12])
+    if not (fill and price and fee and reservation) or (item[16] ~= '' and not tonumber(item[16])) then
+      return {'ERR', 'a change with a number that is not one: nothing written'}
+    end
+    reserve(K[2], symbol, side, reservation)
     if fill ~= 0 then
-      book_position(A[2] .. symbol, K[3], K[4], K[5], symbol, fill, item[8], tonumber(item[9]), item[15], A[7])
+      book_position(A[2] .. symbol, K[3], K[4], K[5], symbol, fill, item[8], fee, item[15], A[7])
       if item[11] ~= '' then trades[#trades + 1] = item[11] end
-      if item[17] ~= '' then
-        book_wallet(symbol, item[17], fill, tonumber(item[8]), tonumber(item[9]), item[15], 0, false)
-      end
+      if item[17] ~= '' then book_wallet(symbol, item[17], fill, price, fee, item[15], 0, false) end
     end
     local book = A[3] .. symbol .. ':' .. side
     if item[16] ~= '' then redis.call('ZADD', book, 'XX', item[16], intent_id) end
     local id = redis.call('XADD', K[1], 'MAXLEN', '~', A[4], '*', 'data', item[4])
+    redis.call('HSET', live, unpack(item[3]))
+    -- the quantity as the service wrote it: a Lua number would come back as 0.40000000000000002
+    if trade_id ~= '' then redis.call('HSET', live, 't:' .. trade_id, (string.gsub(item[7], '^%-', ''))) end
+    local cause = item[18]
+    if cause ~= '' then
+      redis.call('HSET', live, 'a:' .. cause, tonumber(seq) + 1)
+      if item[14] == 'orders_canceled' then redis.call('HINCRBY', A[8] .. cause, 'canceled', 1) end
+    end
     if item[13] == 1 then
       redis.call('ZREM', K[6], intent_id)
       redis.call('ZREM', K[7], intent_id)

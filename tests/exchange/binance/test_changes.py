@@ -7,11 +7,10 @@ from typing import Any
 
 import pytest
 
-from app.exchange.base import AmendRejected
 from app.exchange.binance.adapter import BinanceAdapter, ExchangeUnavailable
 from app.exchange.binance.updates import replacement_client_order_id
 from app.models.result import Reason, Status
-from app.orders.machine import Change, ExecutionType, Fill, Order, OrderStatus, VenueUpdate, apply
+from app.orders.machine import AmendRejected, Change, ExecutionType, Fill, Order, OrderStatus, VenueUpdate, apply
 from tests.exchange.binance.conftest import MakeAdapter
 from tests.exchange.binance.support import order
 from tests.fakes.binance_server import FakeBinance

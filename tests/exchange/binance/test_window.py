@@ -14,11 +14,12 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from app.exchange.base import AmendRejected, OutcomeUnknown
+from app.exchange.base import OutcomeUnknown
 from app.exchange.binance.adapter import BinanceAdapter, ExchangeUnavailable
 from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.markets import Endpoint
 from app.models.result import Reason, Status
+from app.orders.machine import AmendRejected
 from tests.exchange.binance.conftest import MakeAdapter
 from tests.exchange.binance.support import order
 from tests.exchange.binance.test_changes import resting
