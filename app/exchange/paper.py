@@ -202,7 +202,6 @@ def _outcome(report: ExecutionReport | BaseException | None) -> str:
     return _REJECTION_OUTCOMES.get(report.reason, "rejected")  # type: ignore[arg-type]
 
 
-
 def report_from_stored(stored: bytes | str) -> ExecutionReport:
     order = json.loads(stored)
     return ExecutionReport(

@@ -23,12 +23,12 @@ import redis.asyncio as aioredis
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, Quote
 from app.exchange.matching import allocate, crosses
+from app.exchange.paper import PaperExchange
+from app.exchange.quotes import StreamQuotes
 from app.execution import order_spans
 from app.keys import Keys
 from app.models.trading import TradingState
 from app.orders.machine import Change, ExecutionType, Fill, Order, OrderStatus, VenueUpdate
-from app.exchange.paper import PaperExchange
-from app.exchange.quotes import StreamQuotes
 from app.state.orders import Decide, OrderBook, Wallet
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
