@@ -49,7 +49,10 @@ local function make_order_apply(K, A, book_wallet)
     local cause = item[18]
     if cause ~= '' then
       redis.call('HSET', live, 'a:' .. cause, tonumber(seq) + 1)
-      if item[14] == 'orders_canceled' then redis.call('HINCRBY', A[8] .. cause, 'canceled', 1) end
+      local record = A[8] .. cause  -- the action's own record (it has a TTL): never made here without one
+      if item[14] == 'orders_canceled' and redis.call('EXISTS', record) == 1 then
+        redis.call('HINCRBY', record, 'canceled', 1)
+      end
     end
     if item[13] == 1 then
       redis.call('ZREM', K[6], intent_id)
