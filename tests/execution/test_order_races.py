@@ -65,9 +65,10 @@ async def test_a_dead_lettered_amend_gives_back_what_the_gate_held_for_it(redis_
 async def test_a_cancel_all_delivered_again_counts_every_order_it_canceled(harness: Harness) -> None:
     await rest(harness, "b-1")
     await rest(harness, "b-2", price=89_000, quantity=0.002)
-    # its first delivery canceled both, then the replica died before answering
+    [entry_id] = publish(harness.sync, action("CANCEL_ALL", "ca-1", symbol="BTCUSDT"))
+    # its first delivery took the intent id and canceled both, then the replica died before answering
+    await harness.processor._gate.claim("ca-1", entry_id)
     await harness.processor.orders.cancel(["b-1", "b-2"], "CANCEL_INTENT", "ca-1")
-    publish(harness.sync, action("CANCEL_ALL", "ca-1", symbol="BTCUSDT"))
     await harness.consumer().burst()
     result = next(r for r in results(harness.sync) if r["intent_id"] == "ca-1")
     assert (result["status"], result["canceled_count"]) == ("CANCELED", 2)
