@@ -153,4 +153,4 @@ async def status(redis: aioredis.Redis, keys: Keys, settings: Settings) -> tuple
     drift_ms = int(raw.get("drift_ms", 0))
     if drift_ms and now_ms - drift_ms < settings.reconcile_interval_s * DRIFT_HOLD_ROUNDS * 1000:
         return False, f"drift {(now_ms - drift_ms) / 1000:.0f}s ago: {raw.get('drift', '')}"
-    return True, "books equal Binance" + (f" ({checked_s:.0f}s ago)" if checked_s is not None else "")
+    return True, "no drift" + (f" (last round {checked_s:.0f}s ago)" if checked_s is not None else "")

@@ -1,7 +1,7 @@
 """Reconciliation's loop against the test Redis: one reconciler (the lease), positions follow Binance
 through external trades, drift shows in /health's status and the metric and sets the trading state
 as RECONCILE_ON_DRIFT says. The venue is a stub answering the account each test gives it
-(tests/integration/test_reconciliation.py runs the whole service against the fake Binance)."""
+(tests/integration/test_binance_reconciliation.py runs the whole service against the fake Binance)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ async def trades(aredis: aioredis.Redis, books: Books) -> list[dict[str, Any]]:
 async def test_equal_books_are_no_drift(aredis, settings, books: Books) -> None:
     drift = await reconciler(aredis, settings, Venue()).tick()
     assert drift is not None and not drift.found
-    assert await status(aredis, books.keys, settings) == (True, "books equal Binance (0s ago)")
+    assert await status(aredis, books.keys, settings) == (True, "no drift (last round 0s ago)")
     assert await trades(aredis, books) == []
 
 
