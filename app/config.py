@@ -34,6 +34,14 @@ class Market(StrEnum):
     SPOT = "spot"
 
 
+class OnDrift(StrEnum):
+    """What reconciliation does when the books and Binance differ beyond the tolerance."""
+
+    ALERT = "alert"
+    REDUCE = "reduce"
+    HALT = "halt"
+
+
 class SettingsError(Exception):
     """A setting is missing or invalid; the message is one line naming the variable."""
 
@@ -118,6 +126,9 @@ class Settings(BaseSettings):
     order_poll_interval_s: float = Field(3.0, gt=0, le=300)
     order_poll_max_weight_share: float = Field(0.25, gt=0, le=1)
     order_lost_after_lookups: int = Field(5, ge=1, le=1000)
+    reconcile_interval_s: float = Field(60.0, ge=5, le=3600)
+    reconcile_tolerance_qty: float = Field(0.0, ge=0)
+    reconcile_on_drift: OnDrift = OnDrift.ALERT
     cancel_on_kill_switch: bool = True
 
     @field_validator("redis_url")

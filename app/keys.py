@@ -175,6 +175,17 @@ class Keys:
         when the order is found or marked lost, and the hash expires a day after its last change."""
         return f"{self.prefix}:binance:poll_misses"
 
+    @property
+    def reconcile_lease(self) -> str:
+        """String with TTL: the replica that reconciles the books with Binance (app/state/lease.py)."""
+        return f"{self.prefix}:binance:reconcile_lease"
+
+    @property
+    def reconcile_status(self) -> str:
+        """Hash with TTL: the last reconciliation round (checked_ms, drift, drift_ms), read by every
+        replica's /health; it expires a few intervals after the last round."""
+        return f"{self.prefix}:binance:reconcile_status"
+
 
 def reserved_field(symbol: str, side: str) -> str:
     """The field of ``Keys.reserved`` for one side of a symbol (library.lua's reserve builds the same)."""

@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, Sequence, runtime_checkable
 
+from app.exchange.binance.drift import Account
 from app.exchange.filters import SymbolRules
 from app.models.result import Reason, Status
 from app.orders.machine import ExecutionType, Order, OrderStatus, VenueUpdate
@@ -143,6 +144,12 @@ class ExchangeAdapter(ABC):
     async def poll_orders(self, orders: Sequence[Order]) -> OrderPoll | None:
         """What the venue says now of these open orders; None for a venue whose changes the service
         makes itself (PAPER). Failures raise; the caller polls again later."""
+        return None
+
+    async def account(self) -> Account | None:
+        """The venue's account for reconciliation (open orders of every symbol; positions where the
+        venue has them); None for a venue whose books are the service's own (PAPER). Failures raise
+        ``ExchangeUnavailable``-like errors; the caller tries again next round."""
         return None
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:

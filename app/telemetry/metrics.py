@@ -87,6 +87,21 @@ class Metrics:
         self.orders_lost = Counter("execution_orders_lost_total",
                                    "Open orders the venue no longer knew after ORDER_LOST_AFTER_LOOKUPS look-ups, "
                                    "ended EXPIRED with reason LOST by this replica.", registry=r)
+        self.reconciliations = Counter("execution_reconciliations_total",
+                                       "Rounds of reconciliation with the venue's account by this replica, by outcome.",
+                                       ["outcome"], registry=r)
+        for outcome in ("ok", "failed"):
+            self.reconciliations.labels(outcome)
+        self.reconciliation_drift_kinds = ("external_order", "missing_order", "position", "balance")
+        self.reconciliation_drift = Gauge("execution_reconciliation_drift",
+                                          "Items of drift between the books and the venue found by this replica's last "
+                                          "reconciliation round, by kind (0 when another replica reconciles).",
+                                          ["kind"], registry=r)
+        for kind in self.reconciliation_drift_kinds:
+            self.reconciliation_drift.labels(kind)
+        self.external_adjustments = Counter("execution_external_adjustments_total",
+                                            "Position differences booked as external trades by reconciliation.",
+                                            registry=r)
         self.quotes = Counter("execution_quotes_total",
                               "Quote stream entries read by this replica (PAPER_PRICE_SOURCE=stream), by outcome.",
                               ["outcome"], registry=r)

@@ -10,8 +10,10 @@ cancel-replaced on spot with the documented error codes. Every fill is a trade w
 (USD-M in USDT; spot in the asset received, or in BNB when ``spot_fee_asset="BNB"``, valued at
 BNBUSDT's price as Binance's BNB discount is), listed by ``trades_of`` in the shapes of USD-M
 ``GET /fapi/v1/userTrades`` and spot ``GET /api/v3/myTrades``. A test can also act as someone else
-on the account: ``cancel_elsewhere`` (a cancel from Binance's web page) and ``forget`` (an order
-Binance no longer knows: -2013 to every look-up).
+on the account: ``cancel_elsewhere`` (a cancel from Binance's web page), ``forget`` (an order
+Binance no longer knows: -2013 to every look-up), ``place_elsewhere`` (another client's order) and
+``liquidate`` (Binance closing a USD-M position with an ``autoclose-`` order). Positions and balances
+are derived from the fills (binance_account.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Mapping
+
+from tests.fakes.binance_account import position
 
 SPOT, USDM = "spot", "usdm"
 OPEN = ("NEW", "PARTIALLY_FILLED")
@@ -239,6 +243,27 @@ class FakeExchange:
         """Cancel an open order as Binance's web page (or another client) would: the service is not told."""
         order = next(o for o in reversed(self.orders) if o.client_order_id == client_order_id and o.status in OPEN)
         order.status, order.update_ms = "CANCELED", self.clock()
+        return order
+
+    def place_elsewhere(self, market: str, symbol: str, side: str, qty: Decimal | str,
+                        price: Decimal | str | None = None, client_order_id: str | None = None) -> FakeOrder:
+        """An order from another client on the same account (Binance's web page names its orders
+        ``web_…``): MARKET without a price, else LIMIT GTC; the service is not told."""
+        p = {"symbol": symbol, "side": side, "type": "MARKET" if price is None else "LIMIT",
+             "quantity": str(qty), "newClientOrderId": client_order_id or f"web_{next(self._ids)}"}
+        if price is not None:
+            p.update(price=str(price), timeInForce="GTC")
+        return self.place(market, p, self.clock())
+
+    def liquidate(self, symbol: str, qty: Decimal | str | None = None) -> FakeOrder:
+        """Binance closes (part of) the USD-M position itself: a filled ``autoclose-…`` order at the price."""
+        held = position(self, symbol)[0]
+        amount = Decimal(qty) if qty is not None else abs(held)
+        now = self.clock()
+        order = FakeOrder(USDM, symbol, next(self._ids), f"autoclose-{now}", "SELL" if held > 0 else "BUY",
+                          "LIMIT", "IOC", amount, self.prices[symbol], True, now, update_ms=now)
+        self._fill(order, self.prices[symbol], amount)
+        self.orders.append(order)
         return order
 
     def forget(self, client_order_id: str) -> None:

@@ -17,6 +17,8 @@ Use::
         fake.exchange.fill(client_order_id, qty)      # a resting order fills (partly) at its limit price
         fake.exchange.cancel_elsewhere(client_order_id)  # canceled from Binance's web page
         fake.exchange.forget(client_order_id)         # Binance no longer knows it (-2013)
+        fake.exchange.place_elsewhere(USDM, "BTCUSDT", "BUY", "0.01")  # another client's order
+        fake.exchange.liquidate("BTCUSDT")            # Binance closes the position (autoclose-…)
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from tests.fakes import binance_account as account
 from tests.fakes.binance_exchange import (SPOT, USDM, BinanceError, FakeExchange, FakeOrder, cancel_document,
                                           order_document)
 
@@ -61,6 +64,7 @@ ROUTES: Mapping[tuple[str, str], tuple[str, int, bool]] = {
     ("DELETE", "/fapi/v1/order"): (USDM, 1, True), ("PUT", "/fapi/v1/order"): (USDM, 0, True),
     ("GET", "/fapi/v1/userTrades"): (USDM, 5, True),
     ("GET", "/api/v3/openOrders"): (SPOT, 6, True), ("GET", "/fapi/v1/openOrders"): (USDM, 1, True),
+    ("GET", "/fapi/v3/positionRisk"): (USDM, 5, True),
 }
 # Endpoints that cost more without a ``symbol`` (every symbol's answer).
 ALL_SYMBOLS_WEIGHT: Mapping[str, int] = {"/api/v3/openOrders": 80, "/fapi/v1/openOrders": 40}
@@ -331,7 +335,7 @@ class FakeBinance:
                 "leverage:POST": self._leverage, "account:GET": self._account, "order:DELETE": self._cancel_order,
                 "order:PUT": self._modify_order, "cancelReplace:POST": self._cancel_replace,
                 "userTrades:GET": self._trades, "myTrades:GET": self._trades,
-                "openOrders:GET": self._open_orders}
+                "openOrders:GET": self._open_orders, "positionRisk:GET": self._position_risk}
 
     async def _ping(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
         return {}
@@ -415,14 +419,13 @@ class FakeBinance:
         return {"leverage": leverage, "maxNotionalValue": "1000000", "symbol": symbol}
 
     async def _account(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
-        wallet = self.exchange.balances[market]
-        if market == SPOT:
-            return {"makerCommission": 10, "takerCommission": 10, "canTrade": True, "canWithdraw": True,
-                    "canDeposit": True, "accountType": "SPOT", "permissions": ["SPOT"],
-                    "balances": [{"asset": a, "free": f"{v:f}", "locked": "0"} for a, v in wallet.items()]}
-        usdt = f"{wallet['USDT']:f}"
-        return {"totalWalletBalance": usdt, "availableBalance": usdt, "canTrade": True,
-                "assets": [{"asset": "USDT", "walletBalance": usdt, "availableBalance": usdt}], "positions": []}
+        return account.spot_account(self.exchange) if market == SPOT else account.futures_account(self.exchange)
+
+    async def _position_risk(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        symbol = p.get("symbol")
+        if symbol is not None and symbol not in self.exchange.specs:
+            raise BinanceError(400, -1121, "Invalid symbol.")
+        return account.position_risk(self.exchange, symbol)
 
 
 def _without_signature(raw: str) -> str:

@@ -12,11 +12,24 @@ from fastapi.responses import JSONResponse
 from app import SERVICE_NAME, __version__
 from app.api.deps import RuntimeDep
 from app.api.errors import error_body, error_responses
+from app.config import Mode
 from app.exchange.base import Health
+from app.execution.reconciliation import status as reconciliation_status
 from app.runtime import Runtime
 
 router = APIRouter(tags=["probes"])
 PING_TIMEOUT_S = 1.0
+
+
+async def _reconciliation(runtime: Runtime, redis_ok: bool) -> dict[str, Any]:
+    """TESTNET/LIVE: DEGRADED for a while after any replica's reconciliation found drift."""
+    ok, message = False, "Redis is down: status unknown"
+    if redis_ok:
+        try:
+            ok, message = await reconciliation_status(runtime.redis, runtime.keys, runtime.settings)
+        except Exception as exc:  # Redis went away after the ping
+            message = f"status unknown: {type(exc).__name__}"
+    return {"name": "reconciliation", "status": "OK" if ok else "DEGRADED", "latency_ms": None, "message": message}
 
 
 async def _ping(runtime: Runtime) -> tuple[bool, float | None, str]:
@@ -88,6 +101,8 @@ async def health(runtime: RuntimeDep) -> JSONResponse:
             redis_ok = False
     components.append({"name": "risk", "status": "OK" if state == "ACTIVE" else "DEGRADED" if redis_ok else "DOWN",
                        "latency_ms": None, "message": f"trading state {state}"})
+    if runtime.settings.execution_mode is not Mode.PAPER:
+        components.append(await _reconciliation(runtime, redis_ok))
     statuses = {c["status"] for c in components}
     overall = "DOWN" if {"DOWN"} & {components[0]["status"], components[2]["status"]} else \
         "DEGRADED" if statuses - {"OK"} else "OK"

@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from app.config import Settings
 from app.exchange.base import (ComponentStatus, ExchangeAdapter, ExecutionReport, OrderPoll, OrderRequest,
                                OutcomeUnknown, Quote)
+from app.exchange.binance import drift
 from app.exchange.binance.changes import OrderChanges
 from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.exchange_info import ExchangeInfoCache
@@ -174,6 +175,19 @@ class BinanceAdapter(ExchangeAdapter):
                                       failure.error.report().reason or Reason.EXCHANGE_UNAVAILABLE) from None
         poll.weight_limit_1m = self._state.weight_limit_1m
         return poll
+
+    async def account(self) -> drift.Account:
+        """For reconciliation: every open order (``openOrders`` without a symbol: USD-M weight 40,
+        spot 80) and on USD-M the positions (``positionRisk``, weight 5), through the shared budget."""
+        deadline = self._transport.deadline()
+        try:
+            orders = drift.open_orders(await self._transport.call(self._api.open_orders_all, deadline))
+            risk = self._api.position_risk
+            positions = None if risk is None else drift.positions(await self._transport.call(risk, deadline))
+        except ExchangeFailure as failure:
+            raise ExchangeUnavailable(f"account: {failure.error.message}",
+                                      failure.error.report().reason or Reason.EXCHANGE_UNAVAILABLE) from None
+        return drift.Account(orders, positions)
 
     async def _refuse_locally(self, request: OrderRequest) -> ExecutionReport | None:
         """The filters Binance would apply (-1013/-4164), checked before any request is spent."""

@@ -40,6 +40,7 @@ class MarketApi:
     open_orders: Endpoint      # GET openOrders for one symbol (the polling backstop)
     open_orders_all: Endpoint  # the same without a symbol: every symbol's, at a higher weight
     leverage: Endpoint | None
+    position_risk: Endpoint | None  # USD-M GET /fapi/v3/positionRisk (reconciliation); spot has no positions
     methods: Mapping[str, str]
     response_type: str
     report: Callable[[Mapping[str, Any]], ExecutionReport]
@@ -97,6 +98,7 @@ SPOT = MarketApi(
     open_orders=Endpoint("open_orders", 6, signed=True),
     open_orders_all=Endpoint("open_orders_all", 80, signed=True),
     leverage=None,
+    position_risk=None,
     methods={"time": "get_server_time", "exchange_info": "get_exchange_info",
              "book_ticker": "get_orderbook_ticker", "order_create": "create_order",
              "order_query": "get_order", "order_cancel": "cancel_order", "order_amend": "cancel_replace_order",
@@ -120,12 +122,14 @@ USDM = MarketApi(
     open_orders=Endpoint("open_orders", 1, signed=True),
     open_orders_all=Endpoint("open_orders_all", 40, signed=True),
     leverage=Endpoint("leverage", 1, signed=True),
+    position_risk=Endpoint("position_risk", 5, signed=True),
     methods={"time": "futures_time", "exchange_info": "futures_exchange_info",
              "book_ticker": "futures_orderbook_ticker", "order_create": "futures_create_order",
              "order_query": "futures_get_order", "order_cancel": "futures_cancel_order",
              "order_amend": "futures_modify_order", "account": "futures_account",
              "leverage": "futures_change_leverage", "user_trades": "futures_account_trades",
-             "open_orders": "futures_get_open_orders", "open_orders_all": "futures_get_open_orders"},
+             "open_orders": "futures_get_open_orders", "open_orders_all": "futures_get_open_orders",
+             "position_risk": "futures_position_information"},
     # RESULT makes a MARKET order answer with its final fill; the default ACK says only NEW.
     response_type="RESULT",
     report=futures_report,
