@@ -35,7 +35,12 @@ class Backoff:
 
     async def sleep(self, delay: float) -> None:
         """Wait ``delay`` seconds, or less if the loop is asked to stop meanwhile."""
-        try:
-            await asyncio.wait_for(self._stopping.wait(), delay)
-        except TimeoutError:
-            pass
+        await pause(self._stopping, delay)
+
+
+async def pause(stopping: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``, or less if ``stopping`` is set meanwhile: the rest of every periodic loop."""
+    try:
+        await asyncio.wait_for(stopping.wait(), seconds)
+    except TimeoutError:
+        pass

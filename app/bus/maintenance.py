@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as aioredis
 
+from app.backoff import pause
 from app.codec import text
 from app.config import Settings
 from app.keys import Keys
@@ -53,10 +54,7 @@ class Maintenance:
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
             await self.tick()
-            try:
-                await asyncio.wait_for(stopping.wait(), self._interval)
-            except TimeoutError:
-                pass
+            await pause(stopping, self._interval)
 
     async def tick(self) -> StreamStats:
         started = time.perf_counter()

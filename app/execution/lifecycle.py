@@ -20,6 +20,7 @@ from typing import Sequence
 import orjson
 import redis.asyncio as aioredis
 
+from app.backoff import pause
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, Quote
 from app.exchange.matching import allocate, crosses
@@ -148,10 +149,7 @@ class OrderLifecycle:
                 await self.sweep()
             except Exception as exc:  # Redis or the venue away: try again next time
                 log.warning("order sweep failed: %s", type(exc).__name__)
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=interval)
-            except asyncio.TimeoutError:
-                pass
+            await pause(stopping, interval)
 
     async def sweep(self) -> None:
         """Each step on its own: one that fails (Redis, a venue call) does not keep the others from

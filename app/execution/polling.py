@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 import redis.asyncio as aioredis
 
+from app.backoff import pause
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, OrderPoll
 from app.execution.lifecycle import OrderLifecycle
@@ -60,10 +61,7 @@ class OrderPolling:
             except Exception as exc:  # Redis or the venue away: poll again next time
                 self._metrics.order_polls.labels("failed").inc()
                 log.warning("order poll failed: %s: %s", type(exc).__name__, exc)
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=self._delay)
-            except asyncio.TimeoutError:
-                pass
+            await pause(stopping, self._delay)
         self._metrics.order_poller.set(0)
         try:
             await self._lease.release()

@@ -29,6 +29,7 @@ from decimal import Decimal
 
 import redis.asyncio as aioredis
 
+from app.backoff import pause
 from app.codec import text
 from app.config import OnDrift, Settings
 from app.exchange.base import ExchangeAdapter
@@ -70,10 +71,7 @@ class Reconciliation:
             except Exception as exc:  # Redis or Binance away: the next round tries again
                 self._metrics.reconciliations.labels("failed").inc()
                 log.warning("reconciliation failed: %s: %s", type(exc).__name__, exc)
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=interval)
-            except asyncio.TimeoutError:
-                pass
+            await pause(stopping, interval)
         try:
             await self._lease.release()
         except Exception as exc:  # it expires on its own

@@ -12,18 +12,19 @@ import pytest
 import redis.asyncio as aioredis
 
 from app.config import Settings
-from app.exchange.base import ExchangeAdapter, OrderPoll, Quote
+from app.exchange.base import OrderPoll
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.polling import LOST, VENUE, OrderPolling
 from app.orders.machine import ExecutionType, Fill, Order, OrderStatus, VenueUpdate
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
 from tests.state.test_orders import Books
+from tests.utils.venues import StubVenue
 
 X, S = ExecutionType, OrderStatus
 
 
-class Venue(ExchangeAdapter):
+class Venue(StubVenue):
     """Answers each poll with ``answer(orders)``; records the orders it was asked about."""
 
     def __init__(self) -> None:
@@ -33,18 +34,6 @@ class Venue(ExchangeAdapter):
     async def poll_orders(self, orders: Sequence[Order]) -> OrderPoll | None:
         self.asked.append([o.intent_id for o in orders])
         return self.answer(orders)
-
-    async def rules(self, symbol: str) -> None:
-        return None
-
-    async def quote(self, symbol: str) -> Quote:
-        return Quote(D(100), D(101))
-
-    async def place_order(self, request: Any) -> Any:
-        raise NotImplementedError
-
-    async def query_order(self, symbol: str, client_order_id: str) -> None:
-        return None
 
 
 @pytest.fixture

@@ -13,16 +13,16 @@ import pytest
 import redis.asyncio as aioredis
 
 from app.config import Mode, OnDrift, Settings
-from app.exchange.base import ExchangeAdapter, Quote
 from app.exchange.binance.drift import Account, VenueOrder, VenuePosition
 from app.execution.reconciliation import Reconciliation, status
 from app.models.trading import TradingState
 from app.state.store import Store
 from app.telemetry.metrics import Metrics
 from tests.state.test_orders import Books
+from tests.utils.venues import StubVenue
 
 
-class Venue(ExchangeAdapter):
+class Venue(StubVenue):
     def __init__(self, account: Account | None = None) -> None:
         self.answer = account or Account((), {})
         self.asked = 0
@@ -30,18 +30,6 @@ class Venue(ExchangeAdapter):
     async def account(self) -> Account | None:
         self.asked += 1
         return self.answer
-
-    async def rules(self, symbol: str) -> None:
-        return None
-
-    async def quote(self, symbol: str) -> Quote:
-        return Quote(D(100), D(101))
-
-    async def place_order(self, request: Any) -> Any:
-        raise NotImplementedError
-
-    async def query_order(self, symbol: str, client_order_id: str) -> None:
-        return None
 
 
 @pytest.fixture
