@@ -25,6 +25,7 @@ from app.config import Mode, Settings
 from app.exchange.factory import build_exchange
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.polling import OrderPolling
+from app.execution.user_stream import UserStreamRunner
 from app.execution.reconcile import reconcile_in_flight
 from app.execution.service import IntentProcessor
 from app.keys import Keys
@@ -132,6 +133,11 @@ class Runtime:
                                            self.tracing)
         self.orders.follow_quotes()
         self.polling = OrderPolling(settings, self.redis, self.keys, self.orders, self.exchange, self.metrics)
+        stream = self.exchange.user_stream()
+        self.user_stream = UserStreamRunner(settings, self.redis, self.keys, self.orders, self.polling, stream,
+                                            self.metrics) if stream is not None else None
+        if self.user_stream is not None:
+            self.polling.wanted = self.user_stream.polling_wanted
         self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
                                          self.tracing, self.orders)
         self.consumer = StreamConsumer(settings, self.redis, self.reader, self.keys, self.processor.process,
@@ -146,6 +152,7 @@ class Runtime:
         self._reconcile_task: asyncio.Task[None] | None = None
         self._orders_task: asyncio.Task[None] | None = None
         self._polling_task: asyncio.Task[None] | None = None
+        self._stream_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # Start-up objects (modules, settings, clients) never die: keep them out of the collector's
@@ -165,6 +172,8 @@ class Runtime:
                 self._reconcile_task = asyncio.create_task(self._reconcile(), name="reconcile")
                 if self.settings.execution_mode is not Mode.PAPER:  # PAPER makes its orders' changes itself
                     self._polling_task = asyncio.create_task(self.polling.run(self.stopping), name="order-polling")
+                if self.user_stream is not None and self.settings.execution_mode is not Mode.PAPER:
+                    self._stream_task = asyncio.create_task(self.user_stream.run(self.stopping), name="user-stream")
             except Exception as exc:  # credentials or venue not reachable yet: stay unready, retry
                 delay = backoff.next_delay()
                 log.warning("exchange start failed (%s); retrying in %.1fs", type(exc).__name__, delay)
@@ -200,8 +209,8 @@ class Runtime:
         log.info("draining: no new intents are read")
         self.stopping.set()
         self.consumer.stop()
-        tasks = [t for t in (self._consumer_task, self._maintenance_task, self._orders_task, self._polling_task)
-                 if t is not None]
+        tasks = [t for t in (self._consumer_task, self._maintenance_task, self._orders_task, self._polling_task,
+                             self._stream_task) if t is not None]
         done, pending = await asyncio.wait(tasks, timeout=self.settings.drain_timeout_s) if tasks else ((), ())
         for task in pending:
             log.error("drain timed out after %.0fs; cancelling %s", self.settings.drain_timeout_s, task.get_name())

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from app.exchange.filters import SymbolRules
 from app.models.result import Reason, Status
@@ -117,6 +117,40 @@ class AmendRejected(Exception):
         self.code = code
 
 
+@dataclass(frozen=True, slots=True)
+class PushedChange:
+    """One order change a venue pushed: the order's client order id, and the update it makes to that
+    order as the books hold it (None: nothing to book)."""
+
+    client_order_id: str
+    update_for: Callable[[Order], VenueUpdate | None]
+
+
+class StreamClosed(Exception):
+    """The push channel ended (dropped, its key expired, a keep-alive refused): connect again."""
+
+
+class UserStream(ABC):
+    """A venue's stream of changes to the account's orders, one connection at a time."""
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open the stream (a new one after ``close``)."""
+
+    @abstractmethod
+    async def keep_alive(self) -> None:
+        """Tell the venue the stream is still wanted; a refusal raises ``StreamClosed``."""
+
+    @abstractmethod
+    async def receive(self, timeout_s: float) -> list[PushedChange]:
+        """The changes in the next message, [] when nothing came within ``timeout_s`` (or the message was
+        of another kind); ``StreamClosed`` when the stream ended."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connection and give the venue's key back; never raises."""
+
+
 class ExchangeAdapter(ABC):
     """One venue. Implementations must never send an order twice for one client order id."""
 
@@ -157,6 +191,10 @@ class ExchangeAdapter(ABC):
     async def poll_orders(self, orders: Sequence[Order]) -> OrderPoll | None:
         """What the venue says now of these open orders; None for a venue whose changes the service
         makes itself (PAPER). Failures raise; the caller polls again later."""
+        return None
+
+    def user_stream(self) -> UserStream | None:
+        """The venue's push channel of order changes; None where there is none (PAPER, Binance spot for now)."""
         return None
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:

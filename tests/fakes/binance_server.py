@@ -166,6 +166,7 @@ class FakeBinance:
 
     async def stop(self) -> None:
         self._release.set()
+        await self.user_stream.close_sockets()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -79,7 +79,7 @@ class FakeUserStream:
 
     # -- faults ------------------------------------------------------------------------------------
     def drop(self) -> None:
-        self._soon(self._close_all())
+        self._soon(self.close_sockets())
 
     def expire(self) -> None:
         """Every key expires: ``listenKeyExpired`` on each socket, then the sockets close."""
@@ -129,13 +129,13 @@ class FakeUserStream:
             if not ws.closed:
                 await ws.send_str(text)
 
-    async def _close_all(self) -> None:
+    async def close_sockets(self) -> None:
         for ws in list(self.sockets):
             await ws.close()
 
     async def _expire_all(self, event: dict[str, Any]) -> None:
         await self._send_all(orjson.dumps(event).decode())
-        await self._close_all()
+        await self.close_sockets()
 
     async def _socket(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["listen_key"]
