@@ -124,6 +124,7 @@ class PushedChange:
 
     client_order_id: str
     update_for: Callable[[Order], VenueUpdate | None]
+    ends_order: bool = False  # a cancel or an expiry: perhaps the service's own, which books it with its reason
 
 
 class StreamClosed(Exception):

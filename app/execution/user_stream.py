@@ -15,6 +15,11 @@ deleted or expires and polling resumes until the stream is back (after a backoff
 kept alive every USER_STREAM_KEEPALIVE_S, and the connection is renewed after
 USER_STREAM_RECONNECT_S, before Binance's 24 hours.
 
+A cancel or an expiry is booked END_GRACE_S after it arrives, like polling's (docs/binance.md): it
+may be the service's own (a CANCEL intent, an expiry, the kill switch), which books it with its
+reason, and a CANCEL intent answers CANCELED only if its own write ended the order. One nobody else
+booked by then is the venue's: booked with reason VENUE.
+
 An event names its order by client order id. The intent id is found among the open orders (their
 number is capped by MAX_OPEN_ORDERS, and an event for an order no longer open has nothing to book):
 a map kept in memory and read again from the books when an event names an id it does not have (a
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from typing import Callable
 
 import redis.asyncio as aioredis
@@ -34,7 +40,7 @@ from app.backoff import Backoff
 from app.config import Settings
 from app.exchange.base import PushedChange, StreamClosed, UserStream
 from app.execution.lifecycle import OrderLifecycle
-from app.execution.polling import OrderPolling
+from app.execution.polling import VENUE, OrderPolling
 from app.keys import Keys
 from app.orders.machine import Change, Order, VenueUpdate
 from app.state.lease import Lease
@@ -44,6 +50,7 @@ log = logging.getLogger(__name__)
 LEASE_TTL_S = 3.0
 RECEIVE_S = 1.0       # the longest wait for a message before the lease is renewed
 RETRY_S = 1.0         # how often a replica without the lease tries to take it
+END_GRACE_S = 3.0     # a cancel or expiry waits this long for the service's own write
 
 
 class UserStreamRunner:
@@ -60,6 +67,7 @@ class UserStreamRunner:
         self._clock = clock
         self._lease = Lease(redis, keys.user_stream_lease, settings.consumer_name)
         self._ids: dict[str, str] = {}  # client order id -> intent id, of open orders
+        self._deferred: list[tuple[float, PushedChange]] = []  # ends waiting out END_GRACE_S
 
     async def polling_wanted(self) -> bool:
         """The polling backstop's hook: poll unless the stream is live somewhere."""
@@ -109,13 +117,23 @@ class UserStreamRunner:
                     log.warning("user-data stream: lease lost to another replica; disconnecting")
                     return
                 changes = await self._stream.receive(RECEIVE_S)
-                if changes and await self._lease.hold(LEASE_TTL_S):  # re-checked before booking
-                    await self._book(changes)
+                due = self._due(changes)
+                if due and await self._lease.hold(LEASE_TTL_S):  # re-checked before booking
+                    await self._book(due)
+                if changes:
                     await self._mark_live()
         finally:
             self._metrics.user_stream_holder.set(0)
             await asyncio.gather(self._redis.delete(self._keys.user_stream_live), return_exceptions=True)
             await self._stream.close()
+
+    def _due(self, changes: list[PushedChange]) -> list[PushedChange]:
+        """The changes to book now: those just received but the ends, and the ends whose grace is over."""
+        now = self._clock()
+        self._deferred += [(now + END_GRACE_S, c) for c in changes if c.ends_order]
+        due = [c for at, c in self._deferred if at <= now]
+        self._deferred = [(at, c) for at, c in self._deferred if at > now]
+        return [c for c in changes if not c.ends_order] + due
 
     async def _mark_live(self) -> None:
         await self._redis.set(self._keys.user_stream_live, self._lease.owner,
@@ -134,7 +152,8 @@ class UserStreamRunner:
             def decide(order: Order, pushed: PushedChange = pushed) -> VenueUpdate | None:
                 if order.client_order_id != pushed.client_order_id:  # replaced meanwhile (spot)
                     return None
-                return pushed.update_for(order)
+                update = pushed.update_for(order)
+                return replace(update, reason=VENUE) if pushed.ends_order and update is not None else update
 
             booked = await self._orders.update([intent_id], decide)
             self._metrics.user_stream_events.labels("booked" if booked else "unchanged").inc()

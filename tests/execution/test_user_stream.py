@@ -18,6 +18,7 @@ from app.exchange.base import PushedChange, StreamClosed, UserStream
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.polling import OrderPolling
 from app.execution.user_stream import UserStreamRunner
+from app.orders.machine import OrderStatus
 from app.state.scripts import Scripts
 from app.telemetry.metrics import Metrics
 from tests.execution.test_polling import Venue
@@ -162,3 +163,32 @@ async def test_silence_longer_than_the_setting_lets_polling_resume(aredis, setti
     await until(lambda: _not(made.polling_wanted()))                 # an event: live again
     stopping.set()
     await asyncio.wait_for(task, 5)
+
+
+def cancel(coid: str) -> list[PushedChange]:
+    event = parse({"e": "ORDER_TRADE_UPDATE", "E": 1, "o": {"s": "BTCUSDT", "c": coid, "x": "CANCELED",
+                                                           "X": "CANCELED", "i": 1, "q": "1", "z": "0"}})
+    return [PushedChange(coid, lambda order: venue_update(event, order, Market.USDM, "BTC", "USDT")[0],
+                         ends_order=True)]
+
+
+async def test_a_cancel_waits_for_the_services_own_write_then_is_booked_as_the_venues(aredis, settings,
+                                                                                      books: Books) -> None:
+    await books.place("o3", quantity="1")
+    now = [0.0]
+    stream, stopping = Stream(), asyncio.Event()
+    made, _ = runner(aredis, settings, stream, clock=lambda: now[0])
+    task = asyncio.create_task(made.run(stopping))
+    await until(lambda: _not(made.polling_wanted()))
+    await stream.messages.put(cancel("ex-o3"))
+    await asyncio.sleep(1.5)
+    assert (await books.book().get("o3")).status is OrderStatus.NEW, "left to the service's own cancel for a while"
+    now[0] = 4.0
+    await until(lambda: _status(books, "o3", OrderStatus.CANCELED))
+    assert await books.reserved() == (0.0, 0.0)
+    stopping.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def _status(books: Books, intent_id: str, status: OrderStatus) -> bool:
+    return (await books.book().get(intent_id)).status is status

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
@@ -32,12 +33,18 @@ from app.orders.machine import Order, VenueUpdate
 
 log = logging.getLogger(__name__)
 LIVE_URL, TESTNET_URL = "wss://fstream.binance.com", "wss://fstream.binancefuture.com"
+_ENDS = ("CANCELED", "EXPIRED", "TRADE_PREVENTION")
 _ENDED = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
 
 
 def stream_url(settings: Settings) -> str:
+    """The WebSocket root: the setting; else, when the REST root is replaced (a proxy, a test server),
+    the same host; else Binance's for the mode."""
     if settings.binance_futures_stream_url:
         return settings.binance_futures_stream_url.rstrip("/")
+    if settings.binance_futures_base_url:
+        parts = urlsplit(settings.binance_futures_base_url)
+        return f"{ {'https': 'wss', 'http': 'ws'}.get(parts.scheme, parts.scheme)}://{parts.netloc}"
     return LIVE_URL if settings.execution_mode is Mode.LIVE else TESTNET_URL
 
 
@@ -96,7 +103,10 @@ class BinanceUserStream(UserStream):
         if event_type(doc) == EXPIRED_KEY:
             raise StreamClosed("the listenKey expired")
         event = parse(doc)
-        return [] if event is None else [PushedChange(event.client_order_id, self._decider(event))]
+        if event is None:
+            return []
+        ends = event.execution_type in _ENDS and event.status not in ("FILLED", "NEW", "PARTIALLY_FILLED")
+        return [PushedChange(event.client_order_id, self._decider(event), ends_order=ends)]
 
     async def close(self) -> None:
         key, ws, session = self._key, self._ws, self._session

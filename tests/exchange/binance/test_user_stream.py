@@ -9,6 +9,7 @@ import pytest
 
 from app.exchange.base import PushedChange, StreamClosed
 from app.exchange.binance.adapter import BinanceAdapter
+from app.exchange.binance.user_stream import TESTNET_URL, stream_url
 from app.orders.machine import ExecutionType, OrderStatus, apply
 from tests.exchange.binance.conftest import MakeAdapter
 from tests.exchange.binance.test_changes import booked, resting
@@ -16,7 +17,7 @@ from tests.fakes.binance_server import FakeBinance
 
 
 async def connected(make_adapter: MakeAdapter, fake: FakeBinance) -> BinanceAdapter:
-    adapter = await make_adapter(binance_futures_stream_url=fake.url)
+    adapter = await make_adapter()
     stream = adapter.user_stream()
     assert stream is not None
     await stream.connect()
@@ -92,3 +93,11 @@ async def test_keep_alive_extends_the_key_and_a_refusal_ends_the_stream(make_ada
 async def test_spot_has_no_stream_yet_and_it_can_be_turned_off(make_adapter: MakeAdapter) -> None:
     assert (await make_adapter(binance_market="spot")).user_stream() is None
     assert (await make_adapter(user_stream_enabled=False)).user_stream() is None
+
+
+def test_the_stream_root_follows_the_setting_then_the_rest_root_then_the_mode(make_settings) -> None:
+    assert stream_url(make_settings(binance_futures_stream_url="wss://proxy.example/")) == "wss://proxy.example"
+    assert stream_url(make_settings(binance_futures_base_url="https://rest.example:8443/fapi")) == \
+        "wss://rest.example:8443"
+    assert stream_url(make_settings(binance_futures_base_url=None)) == TESTNET_URL
+    assert stream_url(make_settings(binance_futures_base_url=None, execution_mode="PAPER")) == TESTNET_URL
