@@ -128,3 +128,15 @@ def test_the_stream_holder_killed_another_replica_takes_over(services, sync, bin
     time.sleep(0.5)
     assert position(sync) == pytest.approx(0.004), "nothing booked twice or missed"
     assert sum(q for _, q in fills(sync, first)) == pytest.approx(0.002)
+
+
+def test_a_silent_stream_hands_over_to_polling(services, sync, binance: FakeBinance) -> None:
+    services("r0", **stream_env(binance, order_poll_interval_s=0.3, user_stream_silence_s=2))
+    live(sync)
+    intent_id = resting(sync)
+    binance.user_stream.silent = True               # the socket stays open, nothing arrives
+    binance.exchange.fill(client_order_id(intent_id))
+    wait_for(lambda: last(sync, intent_id).get("status") == "FILLED", "the fill through polling", 15)
+    order_id = binance.orders_for(client_order_id(intent_id))[0].order_id
+    assert fills(sync, intent_id) == [(f"{order_id}:0.01", 0.01)], "booked by the backstop"
+    assert sync.get(LIVE) is None
