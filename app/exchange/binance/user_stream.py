@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Callable
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -25,8 +25,7 @@ import orjson
 from app.config import Market, Mode, Settings
 from app.exchange.base import PushedChange, StreamClosed, UserStream
 from app.exchange.binance.errors import ExchangeFailure
-from app.exchange.binance.stream_events import EXPIRED_KEY, event_type, parse, venue_update
-from app.exchange.binance.stream_events import OrderEvent
+from app.exchange.binance.stream_events import EXPIRED_KEY, OrderEvent, event_type, parse, venue_update
 from app.exchange.binance.transport import Transport
 from app.exchange.filters import SymbolRules
 from app.orders.machine import Order, VenueUpdate
@@ -49,10 +48,11 @@ def stream_url(settings: Settings) -> str:
 
 
 class BinanceUserStream(UserStream):
-    def __init__(self, settings: Settings, transport: Transport, rules: Any) -> None:
+    def __init__(self, settings: Settings, transport: Transport,
+                 rules: Callable[[str], SymbolRules | None]) -> None:
         self._url = stream_url(settings)
         self._t = transport
-        self._rules = rules  # symbol -> SymbolRules | None
+        self._rules = rules
         self._key: str | None = None
         self._session: aiohttp.ClientSession | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -122,9 +122,9 @@ class BinanceUserStream(UserStream):
             except ExchangeFailure as failure:  # it expires on its own within the hour
                 log.info("listenKey not closed: %s", failure.error.message)
 
-    def _decider(self, event: OrderEvent) -> Any:
+    def _decider(self, event: OrderEvent) -> Callable[[Order], VenueUpdate | None]:
         def update_for(order: Order) -> VenueUpdate | None:
-            rules: SymbolRules | None = self._rules(event.symbol)
+            rules = self._rules(event.symbol)
             base, quote = (rules.base_asset, rules.quote_asset) if rules else ("", "")
             update, unvalued = venue_update(event, order, Market.USDM, base, quote)
             if unvalued:
