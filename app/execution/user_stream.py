@@ -24,6 +24,9 @@ An event names its order by client order id. The intent id is found among the op
 number is capped by MAX_OPEN_ORDERS, and an event for an order no longer open has nothing to book):
 a map kept in memory and read again from the books when an event names an id it does not have (a
 new order, or spot's replacement), so no extra key has to be written and kept as long as each order.
+Binance may push an order's first events before the service has written its record (the order's
+answer and the event race): an event whose id is not found is tried once more UNKNOWN_RETRY_S later,
+then counted ``unknown_order`` (an order the service did not place, or one already final).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ LEASE_TTL_S = 3.0
 RECEIVE_S = 1.0       # the longest wait for a message before the lease is renewed
 RETRY_S = 1.0         # how often a replica without the lease tries to take it
 END_GRACE_S = 3.0     # a cancel or expiry waits this long for the service's own write
+UNKNOWN_RETRY_S = 1.0  # an event for an id not (yet) among the open orders is tried once more after this
 
 
 class UserStreamRunner:
@@ -67,7 +71,7 @@ class UserStreamRunner:
         self._clock = clock
         self._lease = Lease(redis, keys.user_stream_lease, settings.consumer_name)
         self._ids: dict[str, str] = {}  # client order id -> intent id, of open orders
-        self._deferred: list[tuple[float, PushedChange]] = []  # ends waiting out END_GRACE_S
+        self._deferred: list[tuple[float, PushedChange, bool]] = []  # (when, change, a retry of an unknown id)
 
     async def polling_wanted(self) -> bool:
         """The polling backstop's hook: poll unless the stream is live somewhere."""
@@ -127,22 +131,25 @@ class UserStreamRunner:
             await asyncio.gather(self._redis.delete(self._keys.user_stream_live), return_exceptions=True)
             await self._stream.close()
 
-    def _due(self, changes: list[PushedChange]) -> list[PushedChange]:
-        """The changes to book now: those just received but the ends, and the ends whose grace is over."""
+    def _due(self, changes: list[PushedChange]) -> list[tuple[PushedChange, bool]]:
+        """The changes to book now: those just received but the ends, and the deferred ones now due."""
         now = self._clock()
-        self._deferred += [(now + END_GRACE_S, c) for c in changes if c.ends_order]
-        due = [c for at, c in self._deferred if at <= now]
-        self._deferred = [(at, c) for at, c in self._deferred if at > now]
-        return [c for c in changes if not c.ends_order] + due
+        self._deferred += [(now + END_GRACE_S, c, False) for c in changes if c.ends_order]
+        due = [(c, retry) for at, c, retry in self._deferred if at <= now]
+        self._deferred = [item for item in self._deferred if item[0] > now]
+        return [(c, False) for c in changes if not c.ends_order] + due
 
     async def _mark_live(self) -> None:
         await self._redis.set(self._keys.user_stream_live, self._lease.owner,
                               px=int(self._settings.user_stream_silence_s * 1000))
 
-    async def _book(self, changes: list[PushedChange]) -> list[Change]:
+    async def _book(self, changes: list[tuple[PushedChange, bool]]) -> list[Change]:
         written: list[Change] = []
-        for pushed in changes:
+        for pushed, retried in changes:
             intent_id = await self._intent_id(pushed.client_order_id)
+            if intent_id is None and not retried:  # perhaps its record is being written: once more, later
+                self._deferred.append((self._clock() + UNKNOWN_RETRY_S, pushed, True))
+                continue
             if intent_id is None:
                 self._metrics.user_stream_events.labels("unknown_order").inc()
                 log.info("user-data stream: no open order has client order id %s; not booked",

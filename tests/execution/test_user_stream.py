@@ -192,3 +192,20 @@ async def test_a_cancel_waits_for_the_services_own_write_then_is_booked_as_the_v
 
 async def _status(books: Books, intent_id: str, status: OrderStatus) -> bool:
     return (await books.book().get(intent_id)).status is status
+
+
+async def test_an_event_that_comes_before_the_orders_record_is_tried_again(aredis, settings, books: Books) -> None:
+    now = [0.0]
+    stream, metrics, stopping = Stream(), Metrics(), asyncio.Event()
+    made, _ = runner(aredis, settings, stream, metrics=metrics, clock=lambda: now[0])
+    task = asyncio.create_task(made.run(stopping))
+    await until(lambda: _not(made.polling_wanted()))
+    await stream.messages.put(trade("ex-o4", "t1", "1", "1"))       # the fill, before the record exists
+    await stream.messages.put(trade("ex-other", "t2", "1", "1"))    # never the service's
+    await asyncio.sleep(0.3)
+    await books.place("o4", quantity="1")
+    now[0] = 2.0
+    await until(lambda: _status(books, "o4", OrderStatus.FILLED))
+    await until(lambda: metrics.user_stream_events.labels("unknown_order")._value.get() == 1)
+    stopping.set()
+    await asyncio.wait_for(task, 5)
