@@ -130,6 +130,11 @@ class Settings(BaseSettings):
     reconcile_tolerance_qty: float = Field(0.0, ge=0)
     reconcile_on_drift: OnDrift = OnDrift.ALERT
     cancel_on_kill_switch: bool = True
+    user_stream_enabled: bool = True
+    user_stream_keepalive_s: float = Field(1800.0, ge=1, le=3300)
+    user_stream_reconnect_s: float = Field(82800.0, ge=10, le=86000)
+    user_stream_silence_s: float = Field(30.0, ge=1, le=3600)
+    binance_futures_stream_url: str | None = None
 
     @field_validator("redis_url")
     @classmethod

@@ -186,6 +186,17 @@ class Keys:
         replica's /health; it expires a few intervals after the last round."""
         return f"{self.prefix}:binance:reconcile_status"
 
+    @property
+    def user_stream_lease(self) -> str:
+        """String with TTL: the replica that holds Binance's user-data stream (app/state/lease.py)."""
+        return f"{self.prefix}:binance:stream_lease"
+
+    @property
+    def user_stream_live(self) -> str:
+        """String with TTL USER_STREAM_SILENCE_S: the user-data stream is connected, caught up and not silent
+        (set by its holder on each message; while it exists, polling rests)."""
+        return f"{self.prefix}:binance:stream_live"
+
 
 def reserved_field(symbol: str, side: str) -> str:
     """The field of ``Keys.reserved`` for one side of a symbol (library.lua's reserve builds the same)."""

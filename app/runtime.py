@@ -28,6 +28,7 @@ from app.execution.polling import OrderPolling
 from app.execution.reconcile import reconcile_in_flight
 from app.execution.reconciliation import Reconciliation
 from app.execution.service import IntentProcessor
+from app.execution.user_stream import UserStreamRunner
 from app.keys import Keys
 from app.state.scripts import Scripts
 from app.state.store import Store
@@ -135,6 +136,11 @@ class Runtime:
         self.polling = OrderPolling(settings, self.redis, self.keys, self.orders, self.exchange, self.metrics)
         self.reconciliation = Reconciliation(settings, self.redis, self.keys, self.orders.book, self.exchange,
                                              self.store, self.metrics)
+        stream = self.exchange.user_stream()
+        self.user_stream = UserStreamRunner(settings, self.redis, self.keys, self.orders, self.polling, stream,
+                                            self.metrics) if stream is not None else None
+        if self.user_stream is not None:
+            self.polling.wanted = self.user_stream.polling_wanted
         self.processor = IntentProcessor(settings, self.redis, self.keys, self.scripts, self.exchange, self.metrics,
                                          self.tracing, self.orders)
         self.consumer = StreamConsumer(settings, self.redis, self.reader, self.keys, self.processor.process,
@@ -150,6 +156,7 @@ class Runtime:
         self._orders_task: asyncio.Task[None] | None = None
         self._polling_task: asyncio.Task[None] | None = None
         self._reconciliation_task: asyncio.Task[None] | None = None
+        self._stream_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         # Start-up objects (modules, settings, clients) never die: keep them out of the collector's
@@ -171,6 +178,8 @@ class Runtime:
                     self._polling_task = asyncio.create_task(self.polling.run(self.stopping), name="order-polling")
                     self._reconciliation_task = asyncio.create_task(self.reconciliation.run(self.stopping),
                                                                     name="reconciliation")
+                if self.user_stream is not None and self.settings.execution_mode is not Mode.PAPER:
+                    self._stream_task = asyncio.create_task(self.user_stream.run(self.stopping), name="user-stream")
             except Exception as exc:  # credentials or venue not reachable yet: stay unready, retry
                 delay = backoff.next_delay()
                 log.warning("exchange start failed (%s); retrying in %.1fs", type(exc).__name__, delay)
@@ -207,7 +216,7 @@ class Runtime:
         self.stopping.set()
         self.consumer.stop()
         tasks = [t for t in (self._consumer_task, self._maintenance_task, self._orders_task, self._polling_task,
-                             self._reconciliation_task) if t is not None]
+                             self._reconciliation_task, self._stream_task) if t is not None]
         done, pending = await asyncio.wait(tasks, timeout=self.settings.drain_timeout_s) if tasks else ((), ())
         for task in pending:
             log.error("drain timed out after %.0fs; cancelling %s", self.settings.drain_timeout_s, task.get_name())

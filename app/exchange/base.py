@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 from app.exchange.binance.drift import Account
 from app.exchange.filters import SymbolRules
@@ -104,6 +104,41 @@ class OutcomeUnknown(Exception):
     """The order may exist at the exchange; resolve it by client order id before publishing."""
 
 
+@dataclass(frozen=True, slots=True)
+class PushedChange:
+    """One order change a venue pushed: the order's client order id, and the update it makes to that
+    order as the books hold it (None: nothing to book)."""
+
+    client_order_id: str
+    update_for: Callable[[Order], VenueUpdate | None]
+    ends_order: bool = False  # a cancel or an expiry: perhaps the service's own, which books it with its reason
+
+
+class StreamClosed(Exception):
+    """The push channel ended (dropped, its key expired, a keep-alive refused): connect again."""
+
+
+class UserStream(ABC):
+    """A venue's stream of changes to the account's orders, one connection at a time."""
+
+    @abstractmethod
+    async def connect(self) -> None:
+        """Open the stream (a new one after ``close``)."""
+
+    @abstractmethod
+    async def keep_alive(self) -> None:
+        """Tell the venue the stream is still wanted; a refusal raises ``StreamClosed``."""
+
+    @abstractmethod
+    async def receive(self, timeout_s: float) -> list[PushedChange]:
+        """The changes in the next message, [] when nothing came within ``timeout_s`` (or the message was
+        of another kind); ``StreamClosed`` when the stream ended."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connection and give the venue's key back; never raises."""
+
+
 class ExchangeAdapter(ABC):
     """One venue. Implementations must never send an order twice for one client order id."""
 
@@ -150,6 +185,9 @@ class ExchangeAdapter(ABC):
         """The venue's account for reconciliation (open orders of every symbol; positions where the
         venue has them); None for a venue whose books are the service's own (PAPER). Failures raise
         ``ExchangeUnavailable``-like errors; the caller tries again next round."""
+
+    def user_stream(self) -> UserStream | None:
+        """The venue's push channel of order changes; None where there is none (PAPER, Binance spot for now)."""
         return None
 
     async def place_orders(self, requests: Sequence[OrderRequest]) -> list[ExecutionReport | BaseException]:

@@ -13,16 +13,18 @@ with reason LOST: its reservation is released, the error logged and ``execution_
 counted (alert ExecutionOrderLost), never silently dropped.
 
 The rounds are stretched so that polling takes at most ORDER_POLL_MAX_WEIGHT_SHARE of the minute's
-request weight. ``wanted`` is the hook for the user-data stream: polling then runs only while the
-stream is down, catching up or silent; today it always returns True.
+request weight. ``wanted`` is the hook for the user-data stream (app/execution/user_stream.py):
+polling then runs only while the stream is down, catching up or silent; ``round`` is also the
+stream's catch-up after each (re)connect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from dataclasses import replace
-from typing import Callable, Sequence
+from typing import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
 
@@ -52,7 +54,7 @@ class OrderPolling:
         self._metrics = metrics
         self._lease = Lease(redis, keys.order_poll_lease, settings.consumer_name)
         self._delay = settings.order_poll_interval_s
-        self.wanted: Callable[[], bool] = lambda: True
+        self.wanted: Callable[[], bool | Awaitable[bool]] = lambda: True
 
     async def run(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():
@@ -71,22 +73,27 @@ class OrderPolling:
     async def tick(self) -> list[Change]:
         """One round, if this replica holds the lease; the changes it wrote."""
         self._delay = self._settings.order_poll_interval_s
-        if not self.wanted():
+        wanted = self.wanted()
+        if not (await wanted if inspect.isawaitable(wanted) else wanted):
             self._metrics.order_poller.set(0)
             return []
         held = await self._lease.hold(self._delay + LEASE_MARGIN_S)
         self._metrics.order_poller.set(1 if held else 0)
         if not held:
             return []
+        changes = await self.round()
+        await self._lease.hold(self._delay + LEASE_MARGIN_S)  # from the end of a round, however long it took
+        return changes
+
+    async def round(self) -> list[Change]:
+        """One round whoever holds the lease (the user-data stream's catch-up: a round twice is harmless)."""
         orders = await self._orders.book.open_orders()
         poll = await self._exchange.poll_orders(orders)
         if poll is None:
             return []
         self._metrics.order_polls.labels("ok").inc()
         self._delay = self._stretched(poll)
-        changes = await self._book(orders, poll)
-        await self._lease.hold(self._delay + LEASE_MARGIN_S)  # from the end of a round, however long it took
-        return changes
+        return await self._book(orders, poll)
 
     async def _book(self, orders: Sequence[Order], poll: OrderPoll) -> list[Change]:
         seqs = {o.intent_id: o.seq for o in orders}

@@ -84,6 +84,19 @@ class Metrics:
             self.order_polls.labels(outcome)
         self.order_poller = Gauge("execution_order_poller",
                                   "1 while this replica holds the lease to poll the venue's open orders.", registry=r)
+        self.user_stream_holder = Gauge("execution_user_stream_holder",
+                                        "1 while this replica holds the venue's user-data stream and it is connected.",
+                                        registry=r)
+        self.user_stream_events = Counter("execution_user_stream_events_total",
+                                          "Order events the user-data stream brought to this replica, by outcome.",
+                                          ["outcome"], registry=r)
+        for outcome in ("booked", "unchanged", "unknown_order"):
+            self.user_stream_events.labels(outcome)
+        self.user_stream_connects = Counter("execution_user_stream_connects_total",
+                                            "User-data stream (re)connections by this replica, by outcome.",
+                                            ["outcome"], registry=r)
+        for outcome in ("ok", "failed"):
+            self.user_stream_connects.labels(outcome)
         self.orders_lost = Counter("execution_orders_lost_total",
                                    "Open orders the venue no longer knew after ORDER_LOST_AFTER_LOOKUPS look-ups, "
                                    "ended EXPIRED with reason LOST by this replica.", registry=r)

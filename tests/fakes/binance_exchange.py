@@ -105,6 +105,8 @@ class FakeExchange:
         self._ids = itertools.count(1000)
         self._trade_ids = itertools.count(1)
         self.clock: Callable[[], int] = lambda: int(time.time() * 1000)  # the server's time (ms)
+        # told of every change to an order: (order, execution type, the trade for a TRADE)
+        self.on_change: Callable[[FakeOrder, str, dict[str, Any] | None], None] = lambda order, kind, trade: None
 
     # -- market data ----------------------------------------------------------------------------
     def tick(self, market: str, symbol: str) -> Decimal:
@@ -173,11 +175,13 @@ class FakeExchange:
         self._check_funds(market, symbol, side, qty, touch if marketable else price)
         order = FakeOrder(market, symbol, next(self._ids), coid, side, kind, tif, qty, price,
                           p.get("reduceOnly", "false").lower() == "true", now_ms, update_ms=now_ms)
+        self.orders.append(order)
+        self.on_change(order, "NEW", None)
         if marketable:
             self._fill(order, touch, qty)
         elif tif in ("IOC", "FOK"):
             order.status = "EXPIRED"
-        self.orders.append(order)
+            self.on_change(order, "EXPIRED", None)
         return order
 
     def _fill(self, order: FakeOrder, price: Decimal, qty: Decimal, maker: bool = False) -> None:
@@ -200,6 +204,7 @@ class FakeExchange:
             wallet[fee_asset] = wallet.get(fee_asset, Decimal(0)) - fee
         order.trades.append({"id": next(self._trade_ids), "price": price, "qty": qty, "commission": fee,
                              "asset": fee_asset, "maker": maker, "time": order.time_ms})
+        self.on_change(order, "TRADE", order.trades[-1])
 
     def _spot_fee(self, order: FakeOrder, base: str, qty: Decimal, quote_fee: Decimal) -> tuple[Decimal, str]:
         if self.spot_fee_asset == "BNB":
@@ -237,12 +242,14 @@ class FakeExchange:
         if order is None:
             raise BinanceError(400, -2011, "Unknown order sent.")
         order.status, order.update_ms = "CANCELED", self.clock()
+        self.on_change(order, "CANCELED", None)
         return order
 
     def cancel_elsewhere(self, client_order_id: str) -> FakeOrder:
         """Cancel an open order as Binance's web page (or another client) would: the service is not told."""
         order = next(o for o in reversed(self.orders) if o.client_order_id == client_order_id and o.status in OPEN)
         order.status, order.update_ms = "CANCELED", self.clock()
+        self.on_change(order, "CANCELED", None)
         return order
 
     def place_elsewhere(self, market: str, symbol: str, side: str, qty: Decimal | str,
@@ -287,9 +294,11 @@ class FakeExchange:
         self._check_filters(USDM, order.symbol, qty, price, "LIMIT")
         if qty <= order.executed:
             order.status = "CANCELED"
+            self.on_change(order, "CANCELED", None)
             return order
         order.orig_qty, order.price, order.update_ms = qty, price, self.clock()
         order.status = "PARTIALLY_FILLED" if order.executed else "NEW"
+        self.on_change(order, "AMENDMENT", None)
         bid, ask = self.touch(USDM, order.symbol)
         if price >= ask if order.side == "BUY" else price <= bid:
             self._fill(order, ask if order.side == "BUY" else bid, qty - order.executed)
@@ -318,6 +327,7 @@ class FakeExchange:
                 "newOrderResponse": None})
         assert old is not None
         old.status, old.update_ms = "CANCELED", now_ms
+        self.on_change(old, "CANCELED", None)
         try:
             new = self.place(SPOT, p, now_ms)
         except BinanceError as err:

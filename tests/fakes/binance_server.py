@@ -39,6 +39,7 @@ from aiohttp import web
 from tests.fakes import binance_account as account
 from tests.fakes.binance_exchange import (SPOT, USDM, BinanceError, FakeExchange, FakeOrder, cancel_document,
                                           order_document)
+from tests.fakes.binance_user_stream import FakeUserStream
 
 SPOT_RATE_LIMITS = (
     {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
@@ -65,7 +66,11 @@ ROUTES: Mapping[tuple[str, str], tuple[str, int, bool]] = {
     ("GET", "/fapi/v1/userTrades"): (USDM, 5, True),
     ("GET", "/api/v3/openOrders"): (SPOT, 6, True), ("GET", "/fapi/v1/openOrders"): (USDM, 1, True),
     ("GET", "/fapi/v3/positionRisk"): (USDM, 5, True),
+    ("POST", "/fapi/v1/listenKey"): (USDM, 1, False), ("PUT", "/fapi/v1/listenKey"): (USDM, 1, False),
+    ("DELETE", "/fapi/v1/listenKey"): (USDM, 1, False),
 }
+# USER_STREAM endpoints: the API key, no signature.
+KEY_ONLY = frozenset({"/fapi/v1/listenKey"})
 # Endpoints that cost more without a ``symbol`` (every symbol's answer).
 ALL_SYMBOLS_WEIGHT: Mapping[str, int] = {"/api/v3/openOrders": 80, "/fapi/v1/openOrders": 40}
 _SECONDS = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
@@ -144,6 +149,7 @@ class FakeBinance:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self.exchange.clock = self.server_time_ms
+        self.user_stream = FakeUserStream(self)
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property
@@ -153,6 +159,7 @@ class FakeBinance:
     async def start(self) -> "FakeBinance":
         self._release = asyncio.Event()
         app = web.Application()
+        self.user_stream.attach(app)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -163,6 +170,7 @@ class FakeBinance:
 
     async def stop(self) -> None:
         self._release.set()
+        await self.user_stream.close_sockets()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -307,15 +315,20 @@ class FakeBinance:
         market, _, signed = route
         if signed:
             self._authenticate(request, body, params)
+        elif request.path in KEY_ONLY:
+            self._check_key(request)
         handler = self._handlers()[request.path.rsplit("/", 1)[-1] + ":" + request.method]
         return await handler(market, params, headers)
 
-    def _authenticate(self, request: web.Request, body: str, params: Mapping[str, str]) -> None:
+    def _check_key(self, request: web.Request) -> None:
         key = request.headers.get("X-MBX-APIKEY")
         if not key:
             raise BinanceError(401, -2014, "API-key format invalid.")
         if key != self.api_key:
             raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
+
+    def _authenticate(self, request: web.Request, body: str, params: Mapping[str, str]) -> None:
+        self._check_key(request)
         total = _without_signature(request.rel_url.raw_query_string) + _without_signature(body)
         expected = hmac.new(self.api_secret.encode(), total.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, params.get("signature", "").lower()):
@@ -335,7 +348,19 @@ class FakeBinance:
                 "leverage:POST": self._leverage, "account:GET": self._account, "order:DELETE": self._cancel_order,
                 "order:PUT": self._modify_order, "cancelReplace:POST": self._cancel_replace,
                 "userTrades:GET": self._trades, "myTrades:GET": self._trades,
-                "openOrders:GET": self._open_orders, "positionRisk:GET": self._position_risk}
+                "openOrders:GET": self._open_orders, "positionRisk:GET": self._position_risk,
+                "listenKey:POST": self._new_listen_key,
+                "listenKey:PUT": self._keep_listen_key, "listenKey:DELETE": self._close_listen_key}
+
+    async def _new_listen_key(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        return self.user_stream.create()
+
+    async def _keep_listen_key(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        return self.user_stream.keep_alive(p.get("listenKey", ""))
+
+    async def _close_listen_key(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
+        return self.user_stream.close(p.get("listenKey", ""))
+
 
     async def _ping(self, market: str, p: dict[str, str], h: dict[str, str]) -> Any:
         return {}

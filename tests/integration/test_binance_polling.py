@@ -1,5 +1,6 @@
 """The polling backstop through real service processes in TESTNET against the fake Binance: a resting
-order filled or canceled at the venue (not by the service) reaches the books within a few polls;
+order filled or canceled at the venue (not by the service) reaches the books within a few polls (the
+user-data stream turned off: tests/integration/test_binance_user_stream.py has it);
 one replica polls, another takes over when it is SIGKILLed; an order Binance forgot ends LOST."""
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def binance() -> Iterator[FakeBinance]:
 def env(fake: FakeBinance, market: str = "usdm", **overrides: Any) -> dict[str, str]:
     return {"execution_mode": "TESTNET", "binance_market": market, "binance_api_key": fake.api_key,
             "binance_api_secret": fake.api_secret, "binance_base_url": fake.url, "binance_futures_base_url": fake.url,
-            "order_poll_interval_s": str(INTERVAL_S), **{k: str(v) for k, v in overrides.items()}}
+            "order_poll_interval_s": str(INTERVAL_S), "user_stream_enabled": "false",
+            **{k: str(v) for k, v in overrides.items()}}
 
 
 def events(sync: redis.Redis, intent_id: str) -> list[dict[str, Any]]:

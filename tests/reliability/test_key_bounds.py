@@ -40,7 +40,8 @@ RUN = {"STREAM_MAXLEN": "100", "HISTORY_LIMIT": "10", "MAX_DELIVERIES": "1", "PE
 # Names whose keys expire: per intent, per minute, or a shared cache or pause.
 EXPIRE = {"order", "entry_done", "paper_order", "paper_match", "order_rate", "rate_bucket", "exchange_pause",
           "exchange_info", "binance_leverage", "order_poll_lease", "order_poll_misses",
-          "reconcile_lease", "reconcile_status"}
+          "reconcile_lease", "reconcile_status",
+          "user_stream_lease", "user_stream_live"}
 
 Check = Callable[[redis.Redis, str, Settings], str | None]  # what is wrong with the key, None when in bounds
 

@@ -31,6 +31,7 @@ from app.exchange.binance.markets import market_api
 from app.exchange.binance.orders import OrderSender
 from app.exchange.binance.polling import OpenOrderPoll
 from app.exchange.binance.transport import Transport
+from app.exchange.binance.user_stream import BinanceUserStream
 from app.exchange.filters import SymbolRules, check_order
 from app.exchange.ratelimit import Bucket, RateBudget, buckets_for
 from app.keys import Keys
@@ -78,6 +79,8 @@ class BinanceAdapter(ExchangeAdapter):
         self._changes = OrderChanges(self._transport)
         self._fees = Fees(self._transport, self._info.get, self._mid)
         self._poll = OpenOrderPoll(self._transport)
+        self._stream = BinanceUserStream(settings, self._transport, self._info.get) \
+            if settings.user_stream_enabled and self._api.listen_key_create is not None else None
         self._order_window_s = settings.max_intent_age_s or 30.0
         self._quotes: dict[str, tuple[float, Quote]] = {}
         self._watcher: asyncio.Task[None] | None = None
@@ -111,6 +114,8 @@ class BinanceAdapter(ExchangeAdapter):
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
             self._watcher = None
+        if self._stream is not None:
+            await self._stream.close()
         await self._transport.close()
 
     def health(self) -> ComponentStatus:
@@ -188,6 +193,9 @@ class BinanceAdapter(ExchangeAdapter):
             raise ExchangeUnavailable(f"account: {failure.error.message}",
                                       failure.error.report().reason or Reason.EXCHANGE_UNAVAILABLE) from None
         return drift.Account(orders, positions)
+
+    def user_stream(self) -> BinanceUserStream | None:
+        return self._stream
 
     async def _refuse_locally(self, request: OrderRequest) -> ExecutionReport | None:
         """The filters Binance would apply (-1013/-4164), checked before any request is spent."""
