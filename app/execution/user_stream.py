@@ -51,10 +51,13 @@ from app.telemetry.metrics import Metrics
 
 log = logging.getLogger(__name__)
 LEASE_TTL_S = 3.0
+SLOW_STEP_S = 60.0    # the lease held across connect + catch-up (a request per symbol) and a keep-alive
 RECEIVE_S = 1.0       # the longest wait for a message before the lease is renewed
 RETRY_S = 1.0         # how often a replica without the lease tries to take it
 END_GRACE_S = 3.0     # a cancel or expiry waits this long for the service's own write
-UNKNOWN_RETRY_S = 1.0  # an event for an id not (yet) among the open orders is tried once more after this
+UNKNOWN_RETRY_S = 1.0  # an event for an order of ours not (yet) among the open orders is tried again after this
+UNKNOWN_WAIT_S = 60.0  # ... for this long: more than an order's deadline, after which its record exists
+OUR_PREFIX = "ex-"     # the service's client order ids (app/models/intent.py client_order_id)
 
 
 class UserStreamRunner:
@@ -71,7 +74,9 @@ class UserStreamRunner:
         self._clock = clock
         self._lease = Lease(redis, keys.user_stream_lease, settings.consumer_name)
         self._ids: dict[str, str] = {}  # client order id -> intent id, of open orders
-        self._deferred: list[tuple[float, PushedChange, bool]] = []  # (when, change, a retry of an unknown id)
+        self._ids_read = float("-inf")
+        # (when, change, when it was first found for an order not open yet; None: an end waiting its grace)
+        self._deferred: list[tuple[float, PushedChange, float | None]] = []
 
     async def polling_wanted(self) -> bool:
         """The polling backstop's hook: poll unless the stream is live somewhere."""
@@ -100,7 +105,11 @@ class UserStreamRunner:
             log.warning("could not release the user-data stream lease: %s", type(exc).__name__)
 
     async def _session(self, stopping: asyncio.Event) -> None:
-        """One connection, until it ends, the lease is lost, or it is time to renew it."""
+        """One connection, until it ends, the lease is lost, or it is time to renew it. Before a step
+        that may take long (connecting and catching up, a keep-alive waiting for budget) the lease is
+        held for as long as that step may take, so it never lapses under a holder that is alive."""
+        if not await self._lease.hold(SLOW_STEP_S):
+            return
         await self._stream.connect()
         self._metrics.user_stream_connects.labels("ok").inc()
         self._metrics.user_stream_holder.set(1)
@@ -115,40 +124,57 @@ class UserStreamRunner:
                     log.info("user-data stream: renewing the connection before Binance's 24 hours")
                     return
                 if now - kept >= self._settings.user_stream_keepalive_s:
+                    if not await self._lease.hold(SLOW_STEP_S):
+                        break
                     await self._stream.keep_alive()
                     kept = now
                 if not await self._lease.hold(LEASE_TTL_S):
-                    log.warning("user-data stream: lease lost to another replica; disconnecting")
-                    return
+                    break
                 changes = await self._stream.receive(RECEIVE_S)
                 due = self._due(changes)
                 if due and await self._lease.hold(LEASE_TTL_S):  # re-checked before booking
                     await self._book(due)
                 if changes:
                     await self._mark_live()
+            else:
+                return
+            log.warning("user-data stream: lease lost to another replica; disconnecting")
         finally:
             self._metrics.user_stream_holder.set(0)
-            await asyncio.gather(self._redis.delete(self._keys.user_stream_live), return_exceptions=True)
+            await asyncio.gather(self._unmark_live(), return_exceptions=True)
             await self._stream.close()
 
-    def _due(self, changes: list[PushedChange]) -> list[tuple[PushedChange, bool]]:
+    async def _unmark_live(self) -> None:
+        """Polling resumes at once, unless another replica's stream is live meanwhile (then it is its key)."""
+        if await self._redis.get(self._keys.user_stream_live) == self._lease.owner.encode():
+            await self._redis.delete(self._keys.user_stream_live)
+
+    def _due(self, changes: list[PushedChange]) -> list[tuple[PushedChange, float | None]]:
         """The changes to book now: those just received but the ends, and the deferred ones now due."""
         now = self._clock()
-        self._deferred += [(now + END_GRACE_S, c, False) for c in changes if c.ends_order]
-        due = [(c, retry) for at, c, retry in self._deferred if at <= now]
+        self._deferred += [(now + END_GRACE_S, c, None) for c in changes if c.ends_order]
+        due = [(c, since) for at, c, since in self._deferred if at <= now]
         self._deferred = [item for item in self._deferred if item[0] > now]
-        return [(c, False) for c in changes if not c.ends_order] + due
+        return [(c, None) for c in changes if not c.ends_order] + due
+
+    @staticmethod
+    def _ours(pushed: PushedChange) -> bool:
+        return pushed.client_order_id.startswith(OUR_PREFIX)
 
     async def _mark_live(self) -> None:
         await self._redis.set(self._keys.user_stream_live, self._lease.owner,
                               px=int(self._settings.user_stream_silence_s * 1000))
 
-    async def _book(self, changes: list[tuple[PushedChange, bool]]) -> list[Change]:
+    async def _book(self, changes: list[tuple[PushedChange, float | None]]) -> list[Change]:
         written: list[Change] = []
-        for pushed, retried in changes:
+        for pushed, first_seen in changes:
             intent_id = await self._intent_id(pushed.client_order_id)
-            if intent_id is None and not retried:  # perhaps its record is being written: once more, later
-                self._deferred.append((self._clock() + UNKNOWN_RETRY_S, pushed, True))
+            now = self._clock()
+            since = now if first_seen is None else first_seen
+            if intent_id is None and self._ours(pushed) and now - since < UNKNOWN_WAIT_S:
+                # an order of the service whose answer is still on its way (its record is written at
+                # settlement, up to an order's deadline later): ask again, later
+                self._deferred.append((now + UNKNOWN_RETRY_S, pushed, since))
                 continue
             if intent_id is None:
                 self._metrics.user_stream_events.labels("unknown_order").inc()
@@ -168,6 +194,9 @@ class UserStreamRunner:
         return written
 
     async def _intent_id(self, client_order_id: str) -> str | None:
-        if client_order_id not in self._ids:
+        """The open order's intent id; the map is read again for an id it lacks, at most once a second
+        (an event for an order that is final, or not ours, must not reload every open order each time)."""
+        if client_order_id not in self._ids and self._clock() - self._ids_read >= UNKNOWN_RETRY_S:
             self._ids = {o.client_order_id: o.intent_id for o in await self._orders.book.open_orders()}
+            self._ids_read = self._clock()
         return self._ids.get(client_order_id)

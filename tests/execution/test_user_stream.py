@@ -97,7 +97,7 @@ async def test_pushed_fills_are_booked_once_in_any_order_and_polling_rests(aredi
     await until(lambda: venue.asked == [["o1"]])                     # the catch-up round after connecting
     await until(lambda: _not(made.polling_wanted()))
     for message in (trade("ex-o1", "t2", "0.3", "0.7"), trade("ex-o1", "t1", "0.4", "0.4"),
-                    trade("ex-o1", "t2", "0.3", "0.7"), trade("ex-unknown", "t9", "1", "1")):
+                    trade("ex-o1", "t2", "0.3", "0.7"), trade("web_unknown", "t9", "1", "1")):
         await stream.messages.put(message)
     await until(lambda: metrics.user_stream_events.labels("unknown_order")._value.get() == 1)
     order = await books.book().get("o1")
@@ -201,11 +201,30 @@ async def test_an_event_that_comes_before_the_orders_record_is_tried_again(aredi
     task = asyncio.create_task(made.run(stopping))
     await until(lambda: _not(made.polling_wanted()))
     await stream.messages.put(trade("ex-o4", "t1", "1", "1"))       # the fill, before the record exists
-    await stream.messages.put(trade("ex-other", "t2", "1", "1"))    # never the service's
+    await stream.messages.put(trade("web_other", "t2", "1", "1"))  # never the service's: counted at once
     await asyncio.sleep(0.3)
     await books.place("o4", quantity="1")
     now[0] = 2.0
     await until(lambda: _status(books, "o4", OrderStatus.FILLED))
     await until(lambda: metrics.user_stream_events.labels("unknown_order")._value.get() == 1)
+    stopping.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_an_event_for_an_order_of_ours_waits_for_its_record_as_long_as_an_order_may_take(
+        aredis, settings, books: Books) -> None:
+    now = [0.0]
+    stream, metrics, stopping = Stream(), Metrics(), asyncio.Event()
+    made, _ = runner(aredis, settings, stream, metrics=metrics, clock=lambda: now[0])
+    task = asyncio.create_task(made.run(stopping))
+    await until(lambda: _not(made.polling_wanted()))
+    await stream.messages.put(trade("ex-o5", "t1", "1", "1"))       # its answer still on the way (30 s)
+    for second in range(1, 31, 3):
+        now[0] = float(second)
+        await asyncio.sleep(0.05)
+    await books.place("o5", quantity="1")                            # the record, 30 s after the fill
+    now[0] = 32.0
+    await until(lambda: _status(books, "o5", OrderStatus.FILLED))
+    assert metrics.user_stream_events.labels("unknown_order")._value.get() == 0
     stopping.set()
     await asyncio.wait_for(task, 5)

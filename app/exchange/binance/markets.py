@@ -47,7 +47,6 @@ class MarketApi:
     # the user-data stream's listenKey (USD-M; spot's REST listenKey is deprecated: docs/binance.md)
     listen_key_create: Endpoint | None = None
     listen_key_keepalive: Endpoint | None = None
-    listen_key_close: Endpoint | None = None
 
     def method(self, client: BinanceHttp, endpoint: Endpoint) -> Callable[..., Awaitable[Any]]:
         return getattr(client, self.methods[endpoint.name])
@@ -134,15 +133,13 @@ USDM = MarketApi(
              "leverage": "futures_change_leverage", "user_trades": "futures_account_trades",
              "open_orders": "futures_get_open_orders", "open_orders_all": "futures_get_open_orders",
              "position_risk": "futures_position_information",
-             "listen_key_create": "futures_stream_get_listen_key", "listen_key_keepalive": "futures_stream_keepalive",
-             "listen_key_close": "futures_stream_close"},
+             "listen_key_create": "futures_stream_get_listen_key", "listen_key_keepalive": "futures_stream_keepalive"},
 
     # RESULT makes a MARKET order answer with its final fill; the default ACK says only NEW.
     response_type="RESULT",
     report=futures_report,
     listen_key_create=Endpoint("listen_key_create", 1),
     listen_key_keepalive=Endpoint("listen_key_keepalive", 1),
-    listen_key_close=Endpoint("listen_key_close", 1),
 )
 
 

@@ -1,7 +1,8 @@
 """Binance USD-M's user-data stream: a listenKey, a WebSocket on it, and its order events as ``PushedChange``s.
 
 Binance documents for USD-M: ``POST /fapi/v1/listenKey`` (weight 1) makes a key valid 60 minutes,
-``PUT`` (weight 1) extends it, ``DELETE`` closes it; events arrive on ``<stream url>/ws/<listenKey>``;
+``PUT`` (weight 1) extends it, ``DELETE`` closes it (for the whole account: the service never sends
+it); events arrive on ``<stream url>/ws/<listenKey>``;
 a connection lasts at most 24 hours; an expired key sends ``listenKeyExpired`` and nothing more.
 The listenKey calls go through the transport like every request (the shared budget, never inside a
 Retry-After window or a ban), and the WebSocket is not opened inside one either. The WebSocket has
@@ -24,7 +25,7 @@ import orjson
 
 from app.config import Market, Mode, Settings
 from app.exchange.base import PushedChange, StreamClosed, UserStream
-from app.exchange.binance.errors import ExchangeFailure
+from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.stream_events import EXPIRED_KEY, OrderEvent, event_type, parse, venue_update
 from app.exchange.binance.transport import Transport
 from app.exchange.filters import SymbolRules
@@ -80,7 +81,13 @@ class BinanceUserStream(UserStream):
         try:
             await self._t.call(api.listen_key_keepalive, self._t.deadline(), listenKey=self._key)
         except ExchangeFailure as failure:
-            raise StreamClosed(f"listenKey keep-alive refused: {failure.error.message}") from None
+            error = failure.error
+            if error.kind in (Kind.RATE_LIMIT, Kind.BANNED) and error.http_status is None:
+                # refused here, unsent (a 429/418 window or no budget): the key lives an hour, the
+                # stream costs no weight, so keep it and try again at the next keep-alive
+                log.warning("listenKey keep-alive not sent: %s; trying again later", error.message)
+                return
+            raise StreamClosed(f"listenKey keep-alive refused: {error.message}") from None
 
     async def receive(self, timeout_s: float) -> list[PushedChange]:
         if self._ws is None:
@@ -109,18 +116,15 @@ class BinanceUserStream(UserStream):
         return [PushedChange(event.client_order_id, self._decider(event), ends_order=ends)]
 
     async def close(self) -> None:
-        key, ws, session = self._key, self._ws, self._session
+        """Close this replica's connection. The listenKey is not deleted: USD-M has one active key per
+        account, so a DELETE would end the stream of the replica that took over (and of any other
+        program on the account); unused, it lapses an hour after its last keep-alive."""
+        ws, session = self._ws, self._session
         self._key = self._ws = self._session = None
         if ws is not None:
             await ws.close()
         if session is not None:
             await session.close()
-        api = self._t.api
-        if key is not None and api.listen_key_close is not None and self._t.state.window.current() is None:
-            try:
-                await self._t.call(api.listen_key_close, self._t.deadline(), listenKey=key)
-            except ExchangeFailure as failure:  # it expires on its own within the hour
-                log.info("listenKey not closed: %s", failure.error.message)
 
     def _decider(self, event: OrderEvent) -> Callable[[Order], VenueUpdate | None]:
         def update_for(order: Order) -> VenueUpdate | None:

@@ -10,6 +10,7 @@ import pytest
 from app.exchange.base import PushedChange, StreamClosed
 from app.exchange.binance.adapter import BinanceAdapter
 from app.exchange.binance.user_stream import TESTNET_URL, stream_url
+from app.exchange.ratelimit import BAN
 from app.orders.machine import ExecutionType, OrderStatus, apply
 from tests.exchange.binance.conftest import MakeAdapter
 from tests.exchange.binance.test_changes import booked, resting
@@ -52,7 +53,7 @@ async def test_a_fill_at_the_venue_arrives_as_a_trade_with_binances_trade_id_and
     assert update.fill.fee == trade["commission"] and update.fill.fee_asset == "USDT"
     assert booked(order, update).after.executed_qty == Decimal("0.004")
     await adapter.user_stream().close()
-    assert len(fake.sent("DELETE", "/fapi/v1/listenKey")) == 1
+    assert fake.sent("DELETE", "/fapi/v1/listenKey") == [], "the account's one key stays for whoever takes over"
 
 
 async def test_a_cancel_made_elsewhere_arrives_with_the_cumulative_quantity(make_adapter: MakeAdapter,
@@ -101,3 +102,13 @@ def test_the_stream_root_follows_the_setting_then_the_rest_root_then_the_mode(ma
         "wss://rest.example:8443"
     assert stream_url(make_settings(binance_futures_base_url=None)) == TESTNET_URL
     assert stream_url(make_settings(binance_futures_base_url=None, execution_mode="PAPER")) == TESTNET_URL
+
+
+async def test_a_keep_alive_due_inside_a_ban_is_not_sent_and_keeps_the_stream(make_adapter: MakeAdapter,
+                                                                               fake: FakeBinance) -> None:
+    adapter = await connected(make_adapter, fake)
+    stream = adapter.user_stream()
+    adapter._transport.state.window.hold(120, BAN, "HTTP 418")  # another call met a ban: 2 minutes
+    await stream.keep_alive()  # the key lives an hour: tried again at the next keep-alive
+    assert fake.sent("PUT", "/fapi/v1/listenKey") == [] and len(fake.user_stream.sockets) == 1
+    await stream.close()
