@@ -197,6 +197,17 @@ class Keys:
         (set by its holder on each message; while it exists, polling rests)."""
         return f"{self.prefix}:binance:stream_live"
 
+    @property
+    def binance_balances(self) -> str:
+        """Hash asset -> wallet balance, and ``updated_ms``, from the user-data stream's ACCOUNT_UPDATEs
+        (bounded: its fields are the account's assets)."""
+        return f"{self.prefix}:binance:balances"
+
+    def funding_seen(self, event: str) -> str:
+        """String with TTL FUNDING_SEEN_S: a funding fee (``<event ms>:<asset>:<symbol>``) already booked,
+        so a duplicated ACCOUNT_UPDATE (Binance gives it no id) is booked once."""
+        return f"{self.prefix}:binance:funding_seen:{event}"
+
 
 def reserved_field(symbol: str, side: str) -> str:
     """The field of ``Keys.reserved`` for one side of a symbol (library.lua's reserve builds the same)."""

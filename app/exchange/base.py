@@ -114,6 +114,19 @@ class PushedChange:
     ends_order: bool = False  # a cancel or an expiry: perhaps the service's own, which books it with its reason
 
 
+@dataclass(frozen=True, slots=True)
+class AccountChange:
+    """A change to the account's balances a venue pushed (Binance's ACCOUNT_UPDATE). A funding fee is
+    ``funding``: (asset, amount), positive when received and negative when paid, with the symbol it
+    was paid on when the venue names it."""
+
+    event_ms: int
+    reason: str
+    balances: tuple[tuple[str, Decimal], ...]  # (asset, wallet balance)
+    funding: tuple[tuple[str, Decimal], ...] = ()
+    funding_symbol: str | None = None
+
+
 class StreamClosed(Exception):
     """The push channel ended (dropped, its key expired, a keep-alive refused): connect again."""
 
@@ -130,9 +143,9 @@ class UserStream(ABC):
         """Tell the venue the stream is still wanted; a refusal raises ``StreamClosed``."""
 
     @abstractmethod
-    async def receive(self, timeout_s: float) -> list[PushedChange]:
-        """The changes in the next message, [] when nothing came within ``timeout_s`` (or the message was
-        of another kind); ``StreamClosed`` when the stream ended."""
+    async def receive(self, timeout_s: float) -> list[PushedChange | AccountChange]:
+        """The changes in the next message (order changes, or an account change), [] when nothing came
+        within ``timeout_s`` (or the message was of another kind); ``StreamClosed`` when the stream ended."""
 
     @abstractmethod
     async def close(self) -> None:

@@ -27,6 +27,10 @@ new order, or spot's replacement), so no extra key has to be written and kept as
 Binance may push an order's first events before the service has written its record (the order's
 answer and the event race): an event whose id is not found is tried once more UNKNOWN_RETRY_S later,
 then counted ``unknown_order`` (an order the service did not place, or one already final).
+
+An account change (ACCOUNT_UPDATE) is booked at once by the same holder (app/state/account.py): the
+wallet balances, and a funding fee once on the position it was paid on. Positions the event carries
+are not written: reconciliation owns any difference between the venue's positions and the books.
 """
 
 from __future__ import annotations
@@ -41,11 +45,12 @@ import redis.asyncio as aioredis
 
 from app.backoff import Backoff
 from app.config import Settings
-from app.exchange.base import PushedChange, StreamClosed, UserStream
+from app.exchange.base import AccountChange, PushedChange, StreamClosed, UserStream
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.polling import VENUE, OrderPolling
 from app.keys import Keys
 from app.orders.machine import Change, Order, VenueUpdate
+from app.state.account import AccountBook, Funding
 from app.state.lease import Lease
 from app.telemetry.metrics import Metrics
 
@@ -73,6 +78,7 @@ class UserStreamRunner:
         self._metrics = metrics
         self._clock = clock
         self._lease = Lease(redis, keys.user_stream_lease, settings.consumer_name)
+        self._account = AccountBook(redis, keys)
         self._ids: dict[str, str] = {}  # client order id -> intent id, of open orders
         self._ids_read = float("-inf")
         # (when, change, when it was first found for an order not open yet; None: an end waiting its grace)
@@ -131,9 +137,11 @@ class UserStreamRunner:
                 if not await self._lease.hold(LEASE_TTL_S):
                     break
                 changes = await self._stream.receive(RECEIVE_S)
-                due = self._due(changes)
-                if due and await self._lease.hold(LEASE_TTL_S):  # re-checked before booking
+                accounts = [c for c in changes if isinstance(c, AccountChange)]
+                due = self._due([c for c in changes if isinstance(c, PushedChange)])
+                if (due or accounts) and await self._lease.hold(LEASE_TTL_S):  # re-checked before booking
                     await self._book(due)
+                    await self._book_accounts(accounts)
                 if changes:
                     await self._mark_live()
             else:
@@ -192,6 +200,21 @@ class UserStreamRunner:
             self._metrics.user_stream_events.labels("booked" if booked else "unchanged").inc()
             written += booked
         return written
+
+    async def _book_accounts(self, changes: list[AccountChange]) -> None:
+        for change in changes:
+            await self._account.set_balances(change.balances, change.event_ms)
+            for asset, wallet in change.balances:
+                self._metrics.balance.labels(asset).set(float(wallet))
+            for asset, amount in change.funding:
+                booked = await self._account.book_funding(asset, amount, change.funding_symbol, change.event_ms,
+                                                          int(time.time() * 1000))
+                if booked is Funding.SEEN:
+                    continue
+                self._metrics.funding_fees.labels(asset, "received" if amount > 0 else "paid").inc(float(abs(amount)))
+                if booked is Funding.UNATTRIBUTED:
+                    log.info("funding fee %s %s (%s) on no position of the books; counted, not booked",
+                             amount, asset, change.funding_symbol or "crossed: no symbol")
 
     async def _intent_id(self, client_order_id: str) -> str | None:
         """The open order's intent id; the map is read again for an id it lacks, at most once a second

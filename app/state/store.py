@@ -11,7 +11,7 @@ from app.codec import text
 from app.keys import Keys
 from app.models.trading import TradingState
 
-POSITION_FLOATS = ("qty", "avg_entry", "notional_usd", "realized_pnl", "fees")
+POSITION_FLOATS = ("qty", "avg_entry", "notional_usd", "realized_pnl", "fees", "funding")
 
 
 

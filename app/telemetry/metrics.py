@@ -92,6 +92,11 @@ class Metrics:
                                           ["outcome"], registry=r)
         for outcome in ("booked", "unchanged", "unknown_order"):
             self.user_stream_events.labels(outcome)
+        self.funding_fees = Counter("execution_funding_fees_total",
+                                    "Funding fees the venue booked on the account (absolute amounts): "
+                                    "direction paid or received.", ["asset", "direction"], registry=r)
+        self.balance = Gauge("execution_balance", "The venue's wallet balance of an asset (user-data stream).",
+                             ["asset"], registry=r)
         self.user_stream_connects = Counter("execution_user_stream_connects_total",
                                             "User-data stream (re)connections by this replica, by outcome.",
                                             ["outcome"], registry=r)

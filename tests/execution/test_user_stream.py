@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 
 from app.config import Market, Settings
 from app.exchange.binance.stream_events import parse, venue_update
-from app.exchange.base import PushedChange, StreamClosed, UserStream
+from app.exchange.base import AccountChange, PushedChange, StreamClosed, UserStream
 from app.execution.lifecycle import OrderLifecycle
 from app.execution.polling import OrderPolling
 from app.execution.user_stream import UserStreamRunner
@@ -38,7 +38,7 @@ class Stream(UserStream):
     async def keep_alive(self) -> None:
         self.keep_alives += 1
 
-    async def receive(self, timeout_s: float) -> list[PushedChange]:
+    async def receive(self, timeout_s: float) -> list[PushedChange | AccountChange]:
         try:
             item = await asyncio.wait_for(self.messages.get(), timeout_s)
         except asyncio.TimeoutError:
@@ -226,5 +226,28 @@ async def test_an_event_for_an_order_of_ours_waits_for_its_record_as_long_as_an_
     now[0] = 32.0
     await until(lambda: _status(books, "o5", OrderStatus.FILLED))
     assert metrics.user_stream_events.labels("unknown_order")._value.get() == 0
+    stopping.set()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_a_funding_fee_is_booked_once_on_its_position_and_balances_follow(aredis, settings, books: Books) -> None:
+    await books.place("o3", quantity="1")
+    stream, metrics, stopping = Stream(), Metrics(), asyncio.Event()
+    made, _ = runner(aredis, settings, stream, metrics=metrics)
+    task = asyncio.create_task(made.run(stopping))
+    await stream.messages.put(trade("ex-o3", "t1", "1", "1"))
+    await until(lambda: books.position())
+    fee = AccountChange(1_700_000_000_000, "FUNDING_FEE", (("USDT", D("99.75")),), (("USDT", D("-0.25")),), "BTCUSDT")
+    for message in ([fee], [fee], [AccountChange(1_700_000_000_001, "FUNDING_FEE", (("USDT", D("99.85")),),
+                                                 (("USDT", D("0.1")),))]):  # crossed: no symbol
+        await stream.messages.put(message)
+    await until(lambda: metrics.funding_fees.labels("USDT", "received")._value.get() == pytest.approx(0.1))
+    position = await aredis.hgetall(books.keys.position("BTCUSDT"))
+    assert float(position[b"funding"]) == -0.25 and float(position[b"realized_pnl"]) == -0.25  # once, not twice
+    assert metrics.funding_fees.labels("USDT", "paid")._value.get() == pytest.approx(0.25)
+    assert metrics.balance.labels("USDT")._value.get() == pytest.approx(99.85)
+    balances = await aredis.hgetall(books.keys.binance_balances)
+    assert balances == {b"USDT": b"99.85", b"updated_ms": b"1700000000001"}
+    assert 0 < await aredis.pttl(books.keys.funding_seen("1700000000000:USDT:BTCUSDT")) <= 86_400_000
     stopping.set()
     await asyncio.wait_for(task, 5)

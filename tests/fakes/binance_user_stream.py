@@ -4,7 +4,10 @@ As Binance documents it for USD-M: ``POST /fapi/v1/listenKey`` creates a key (or
 one, extended), ``PUT`` keeps it alive for 60 minutes (-1125 for a key that does not exist),
 ``DELETE`` closes it; events arrive on ``/ws/<listenKey>``; an expired key sends
 ``listenKeyExpired`` and the stream stops. Every change the fake exchange makes to an order
-(placed, filled, canceled here or "elsewhere", modified) is pushed as ``ORDER_TRADE_UPDATE``.
+(placed, filled, canceled here or "elsewhere", modified) is pushed as ``ORDER_TRADE_UPDATE``; a fill
+also as ``ACCOUNT_UPDATE`` (reason ORDER, the USDT balance; no positions), and ``funding(symbol,
+amount)`` charges a funding fee (``ACCOUNT_UPDATE`` reason FUNDING_FEE; the symbol's position in
+``P`` only when ``isolated``, as Binance does).
 
 Faults (``fake.user_stream``): ``drop()`` closes every socket; ``silent = True`` sends nothing (the
 events are lost, as on a dead socket); ``expire()`` expires the key; ``duplicate = True`` sends each
@@ -41,6 +44,13 @@ def order_trade_update(order: FakeOrder, execution_type: str, trade: dict[str, A
             "ot": order.type, "ps": "BOTH", "cp": False, "rp": "0", "pP": False, "si": 0, "ss": 0, "V": "NONE",
             "pm": "NONE", "gtd": 0}
     return {"e": "ORDER_TRADE_UPDATE", "E": now_ms, "T": now_ms, "o": body}
+
+
+def account_update(reason: str, wallet: Decimal, change: Decimal, now_ms: int,
+                   positions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An ``ACCOUNT_UPDATE`` event in Binance's documented shape, for the USDT balance."""
+    balance = {"a": "USDT", "wb": _fmt(wallet), "cw": _fmt(wallet), "bc": _fmt(change)}
+    return {"e": "ACCOUNT_UPDATE", "E": now_ms, "T": now_ms, "a": {"m": reason, "B": [balance], "P": positions or []}}
 
 
 class FakeUserStream:
@@ -87,6 +97,15 @@ class FakeUserStream:
         now = self._fake.server_time_ms()
         self._soon(self._expire_all({"e": "listenKeyExpired", "E": now, "listenKey": "expired"}))
 
+    def funding(self, symbol: str, amount: str | Decimal, isolated: bool = True) -> None:
+        """A funding fee on ``symbol``: ``amount`` < 0 paid, > 0 received; the USDT balance moves by it."""
+        change = Decimal(str(amount))
+        wallet = self._fake.exchange.balances[USDM]
+        wallet["USDT"] += change
+        position = [{"s": symbol, "pa": "0", "ep": "0", "bep": "0", "cr": "0", "up": "0", "mt": "isolated",
+                     "iw": "0", "ps": "BOTH"}] if isolated else []
+        self._queue(account_update("FUNDING_FEE", wallet["USDT"], change, self._fake.server_time_ms(), position))
+
     def hold(self) -> None:
         self._held = []
 
@@ -99,7 +118,12 @@ class FakeUserStream:
     def _changed(self, order: FakeOrder, execution_type: str, trade: dict[str, Any] | None) -> None:
         if order.market != USDM:
             return
-        event = order_trade_update(order, execution_type, trade, self._fake.server_time_ms())
+        now = self._fake.server_time_ms()
+        self._queue(order_trade_update(order, execution_type, trade, now))
+        if trade is not None:
+            self._queue(account_update("ORDER", self._fake.exchange.balances[USDM]["USDT"], Decimal(0), now))
+
+    def _queue(self, event: dict[str, Any]) -> None:
         if self._held is not None:
             self._held.append(event)
         else:

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from app.models.intent import client_order_id
+from tests.fakes.binance_exchange import USDM
 from tests.fakes.binance_server import FakeBinance
 from tests.integration.test_binance_polling import binance, env, events, gauge, last, position, reserved, resting
 from tests.reliability.workload import wait_for
@@ -140,3 +141,26 @@ def test_a_silent_stream_hands_over_to_polling(services, sync, binance: FakeBina
     order_id = binance.orders_for(client_order_id(intent_id))[0].order_id
     assert fills(sync, intent_id) == [(f"{order_id}:0.01", 0.01)], "booked by the backstop"
     assert sync.get(LIVE) is None
+
+
+def test_a_funding_fee_is_booked_once_on_its_position_and_shows_in_positions_and_metrics(
+        services, sync, binance: FakeBinance) -> None:
+    service = services("r0", **stream_env(binance))
+    live(sync)
+    intent_id = resting(sync)
+    binance.exchange.fill(client_order_id(intent_id))
+    wait_for(lambda: last(sync, intent_id).get("status") == "FILLED", "the fill", 10)
+    wait_for(lambda: sync.hget("exec:binance:balances", "USDT") is not None, "the balance of the fill", 10)
+    realized = float(sync.hget("exec:position:BTCUSDT", "realized_pnl") or 0)
+    binance.user_stream.duplicate = True                      # delivered twice, booked once
+    binance.user_stream.funding("BTCUSDT", "-0.75")
+    wait_for(lambda: sync.hget("exec:position:BTCUSDT", "funding") is not None, "the funding fee", 10)
+    time.sleep(0.5)                                           # the duplicate, too
+    [row] = [p for p in service.get("/positions").json()["positions"] if p["symbol"] == "BTCUSDT"]
+    assert row["funding"] == pytest.approx(-0.75) and row["realized_pnl"] == pytest.approx(realized - 0.75)
+    assert row["qty"] == pytest.approx(0.01)                  # the position itself is the books', untouched
+    wallet = float(binance.exchange.balances[USDM]["USDT"])
+    assert float(sync.hget("exec:binance:balances", "USDT")) == pytest.approx(wallet)
+    metrics = service.get("/metrics").text
+    assert 'execution_funding_fees_total{asset="USDT",direction="paid"} 0.75' in metrics
+    assert gauge(service, 'execution_balance{asset="USDT"}') == pytest.approx(wallet)

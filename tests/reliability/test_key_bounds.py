@@ -41,7 +41,7 @@ RUN = {"STREAM_MAXLEN": "100", "HISTORY_LIMIT": "10", "MAX_DELIVERIES": "1", "PE
 EXPIRE = {"order", "entry_done", "paper_order", "paper_match", "order_rate", "rate_bucket", "exchange_pause",
           "exchange_info", "binance_leverage", "order_poll_lease", "order_poll_misses",
           "reconcile_lease", "reconcile_status",
-          "user_stream_lease", "user_stream_live"}
+          "user_stream_lease", "user_stream_live", "funding_seen"}
 
 Check = Callable[[redis.Redis, str, Settings], str | None]  # what is wrong with the key, None when in bounds
 
@@ -117,6 +117,8 @@ CAPPED: dict[str, Check] = {
     "risk_positions": _within("symbols", lambda c, k: _strings(c.hkeys(k)), _symbols),
     "marks": _within("symbols", lambda c, k: _strings(c.hkeys(k)), _symbols),
     "paper_wallet": _within("fields", lambda c, k: _strings(c.hkeys(k)), _wallet_fields),
+    # the assets of the account's wallet (ACCOUNT_UPDATE), and updated_ms
+    "binance_balances": _at_most("fields", lambda c, k: c.hlen(k), lambda s: 50),
     "trading_state": _at_most("bytes", lambda c, k: c.strlen(k), lambda s: len("REDUCING")),
     "paper_order_seq": _at_most("bytes", lambda c, k: c.strlen(k), lambda s: 20),  # one integer
 }

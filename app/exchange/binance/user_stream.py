@@ -1,4 +1,5 @@
-"""Binance USD-M's user-data stream: a listenKey, a WebSocket on it, and its order events as ``PushedChange``s.
+"""Binance USD-M's user-data stream: a listenKey, a WebSocket on it, its order events as ``PushedChange``s
+and its ``ACCOUNT_UPDATE``s as ``AccountChange``s.
 
 Binance documents for USD-M: ``POST /fapi/v1/listenKey`` (weight 1) makes a key valid 60 minutes,
 ``PUT`` (weight 1) extends it, ``DELETE`` closes it (for the whole account: the service never sends
@@ -24,7 +25,8 @@ import aiohttp
 import orjson
 
 from app.config import Market, Mode, Settings
-from app.exchange.base import PushedChange, StreamClosed, UserStream
+from app.exchange.base import AccountChange, PushedChange, StreamClosed, UserStream
+from app.exchange.binance.account_events import FUNDING_FEE, parse_account
 from app.exchange.binance.errors import ExchangeFailure, Kind
 from app.exchange.binance.stream_events import EXPIRED_KEY, OrderEvent, event_type, parse, venue_update
 from app.exchange.binance.transport import Transport
@@ -89,7 +91,7 @@ class BinanceUserStream(UserStream):
                 return
             raise StreamClosed(f"listenKey keep-alive refused: {error.message}") from None
 
-    async def receive(self, timeout_s: float) -> list[PushedChange]:
+    async def receive(self, timeout_s: float) -> list[PushedChange | AccountChange]:
         if self._ws is None:
             raise StreamClosed("not connected")
         try:
@@ -111,7 +113,7 @@ class BinanceUserStream(UserStream):
             raise StreamClosed("the listenKey expired")
         event = parse(doc)
         if event is None:
-            return []
+            return _account_change(doc)
         ends = event.execution_type in _ENDS and event.status not in ("FILLED", "NEW", "PARTIALLY_FILLED")
         return [PushedChange(event.client_order_id, self._decider(event), ends_order=ends)]
 
@@ -140,3 +142,17 @@ class BinanceUserStream(UserStream):
     async def _outside_window(self) -> None:
         while (pause := self._t.state.window.current()) is not None:
             await asyncio.sleep(pause.remaining_s)
+
+
+def _account_change(doc: dict) -> list[PushedChange | AccountChange]:
+    """An ACCOUNT_UPDATE as an ``AccountChange``; its positions are not taken (reconciliation compares
+    positions with the books), only logged."""
+    account = parse_account(doc)
+    if account is None:
+        return []
+    if account.positions:
+        log.debug("user-data stream: %s positions %s", account.reason,
+                  ", ".join(f"{p.symbol} {p.amount}" for p in account.positions))
+    funding = tuple((b.asset, b.change) for b in account.balances if b.change and account.reason == FUNDING_FEE)
+    return [AccountChange(account.event_ms, account.reason, tuple((b.asset, b.wallet) for b in account.balances),
+                          funding, account.funding_symbol)]

@@ -16,13 +16,17 @@ ORDER = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "quantity": "0.01"
          "timeInForce": "GTC", "newClientOrderId": "ex-1"}
 
 
-async def _events(ws: aiohttp.ClientWebSocketResponse, count: int) -> list[dict]:
+async def _events(ws: aiohttp.ClientWebSocketResponse, count: int, kinds: tuple[str, ...] = (
+        "ORDER_TRADE_UPDATE", "listenKeyExpired")) -> list[dict]:
+    """The next ``count`` events of ``kinds`` (others skipped)."""
     out = []
     while len(out) < count:
         message = await asyncio.wait_for(ws.receive(), 2)
         if message.type is not aiohttp.WSMsgType.TEXT:
             break
-        out.append(orjson.loads(message.data))
+        event = orjson.loads(message.data)
+        if event["e"] in kinds:
+            out.append(event)
     return out
 
 
@@ -89,3 +93,23 @@ async def test_faults_expire_drop_duplicate_reorder_silent() -> None:
             await asyncio.sleep(0.05)
             stream.drop()
             assert (await asyncio.wait_for(ws.receive(), 2)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+async def test_fills_and_funding_fees_push_account_updates() -> None:
+    async with FakeBinance() as fake, aiohttp.ClientSession(headers=HEADERS) as http:
+        async with http.post(f"{fake.url}/fapi/v1/listenKey") as r:
+            key = (await r.json())["listenKey"]
+        async with http.ws_connect(f"{fake.url}/ws/{key}") as ws:
+            await asyncio.sleep(0.05)
+            fake.exchange.place(USDM, ORDER, fake.server_time_ms())
+            fake.exchange.fill("ex-1", Decimal("0.004"))
+            [order] = await _events(ws, 1, ("ACCOUNT_UPDATE",))
+            wallet = fake.exchange.balances[USDM]["USDT"]
+            fake.user_stream.funding("BTCUSDT", "-0.5")
+            fake.user_stream.funding("ETHUSDT", "0.25", isolated=False)
+            paid, received = await _events(ws, 2, ("ACCOUNT_UPDATE",))
+        assert order["a"]["m"] == "ORDER" and Decimal(order["a"]["B"][0]["wb"]) == wallet
+        assert (paid["a"]["m"], Decimal(paid["a"]["B"][0]["bc"]), Decimal(paid["a"]["B"][0]["wb"])) == (
+            "FUNDING_FEE", Decimal("-0.5"), wallet - Decimal("0.5"))
+        assert [p["s"] for p in paid["a"]["P"]] == ["BTCUSDT"] and received["a"]["P"] == []
+        assert fake.exchange.balances[USDM]["USDT"] == wallet - Decimal("0.25")

@@ -7,13 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from app.exchange.base import PushedChange, StreamClosed
+from app.exchange.base import AccountChange, PushedChange, StreamClosed
 from app.exchange.binance.adapter import BinanceAdapter
 from app.exchange.binance.user_stream import TESTNET_URL, stream_url
 from app.exchange.ratelimit import BAN
 from app.orders.machine import ExecutionType, OrderStatus, apply
 from tests.exchange.binance.conftest import MakeAdapter
 from tests.exchange.binance.test_changes import booked, resting
+from tests.fakes.binance_exchange import USDM
 from tests.fakes.binance_server import FakeBinance
 
 
@@ -32,7 +33,7 @@ async def connected(make_adapter: MakeAdapter, fake: FakeBinance) -> BinanceAdap
 async def next_changes(adapter: BinanceAdapter) -> list[PushedChange]:
     stream = adapter.user_stream()
     for _ in range(20):
-        changes = await stream.receive(0.2)
+        changes = [c for c in await stream.receive(0.2) if isinstance(c, PushedChange)]  # account changes skipped
         if changes:
             return changes
     raise AssertionError("no order event")
@@ -54,6 +55,23 @@ async def test_a_fill_at_the_venue_arrives_as_a_trade_with_binances_trade_id_and
     assert booked(order, update).after.executed_qty == Decimal("0.004")
     await adapter.user_stream().close()
     assert fake.sent("DELETE", "/fapi/v1/listenKey") == [], "the account's one key stays for whoever takes over"
+
+
+async def test_a_funding_fee_arrives_as_an_account_change_naming_its_symbol_when_isolated(
+        make_adapter: MakeAdapter, fake: FakeBinance) -> None:
+    adapter = await connected(make_adapter, fake)
+    wallet = fake.exchange.balances[USDM]["USDT"]
+    fake.user_stream.funding("BTCUSDT", "-0.5")
+    fake.user_stream.funding("BTCUSDT", "0.2", isolated=False)
+    stream, got = adapter.user_stream(), []
+    for _ in range(20):
+        got += await stream.receive(0.2)
+        if len(got) == 2:
+            break
+    assert [(c.reason, c.balances, c.funding, c.funding_symbol) for c in got if isinstance(c, AccountChange)] == [
+        ("FUNDING_FEE", (("USDT", wallet - Decimal("0.5")),), (("USDT", Decimal("-0.5")),), "BTCUSDT"),
+        ("FUNDING_FEE", (("USDT", wallet - Decimal("0.3")),), (("USDT", Decimal("0.2")),), None)]
+    await stream.close()
 
 
 async def test_a_cancel_made_elsewhere_arrives_with_the_cumulative_quantity(make_adapter: MakeAdapter,
