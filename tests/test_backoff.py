@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
-from app.backoff import Backoff
+from app.backoff import Backoff, every
 
 
 def test_delays_double_from_base_up_to_cap_with_equal_jitter() -> None:
@@ -28,3 +29,18 @@ async def test_stopping_cuts_the_wait_short() -> None:
     started = time.monotonic()
     await backoff.sleep(backoff.next_delay())
     assert time.monotonic() - started < 5.0
+
+
+async def test_every_runs_a_step_until_stopped_and_a_failed_round_does_not_end_it(caplog: Any) -> None:
+    stopping, rounds, failed = asyncio.Event(), [], []
+
+    async def step() -> None:
+        rounds.append(len(rounds))
+        if len(rounds) == 2:
+            raise ConnectionError("Redis away")
+        if len(rounds) == 4:
+            stopping.set()
+
+    await asyncio.wait_for(every(stopping, step, lambda: 0.01, "the job", lambda: failed.append(1)), 5)
+    assert rounds == [0, 1, 2, 3] and failed == [1]
+    assert "the job failed: ConnectionError: Redis away" in caplog.text

@@ -20,7 +20,7 @@ from typing import Sequence
 import orjson
 import redis.asyncio as aioredis
 
-from app.backoff import pause
+from app.backoff import every
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, Quote
 from app.exchange.matching import allocate, crosses
@@ -143,13 +143,7 @@ class OrderLifecycle:
 
     # -- the periodic sweep -------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
-        interval = self._settings.order_sweep_interval_s
-        while not stopping.is_set():
-            try:
-                await self.sweep()
-            except Exception as exc:  # Redis or the venue away: try again next time
-                log.warning("order sweep failed: %s", type(exc).__name__)
-            await pause(stopping, interval)
+        await every(stopping, self.sweep, lambda: self._settings.order_sweep_interval_s, "order sweep")
 
     async def sweep(self) -> None:
         """Each step on its own: one that fails (Redis, a venue call) does not keep the others from

@@ -28,7 +28,7 @@ from typing import Awaitable, Callable, Sequence
 
 import redis.asyncio as aioredis
 
-from app.backoff import pause
+from app.backoff import every
 from app.config import Settings
 from app.exchange.base import ExchangeAdapter, OrderPoll
 from app.execution.lifecycle import OrderLifecycle
@@ -57,18 +57,10 @@ class OrderPolling:
         self.wanted: Callable[[], bool | Awaitable[bool]] = lambda: True
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not stopping.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:  # Redis or the venue away: poll again next time
-                self._metrics.order_polls.labels("failed").inc()
-                log.warning("order poll failed: %s: %s", type(exc).__name__, exc)
-            await pause(stopping, self._delay)
+        await every(stopping, self.tick, lambda: self._delay, "order poll",
+                    self._metrics.order_polls.labels("failed").inc)
         self._metrics.order_poller.set(0)
-        try:
-            await self._lease.release()
-        except Exception as exc:  # it expires on its own
-            log.warning("could not release the order poll lease: %s", type(exc).__name__)
+        await self._lease.leave()
 
     async def tick(self) -> list[Change]:
         """One round, if this replica holds the lease; the changes it wrote."""

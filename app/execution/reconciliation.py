@@ -29,7 +29,7 @@ from decimal import Decimal
 
 import redis.asyncio as aioredis
 
-from app.backoff import pause
+from app.backoff import every
 from app.codec import text
 from app.config import OnDrift, Settings
 from app.exchange.base import ExchangeAdapter
@@ -64,18 +64,9 @@ class Reconciliation:
         self._lease = Lease(redis, keys.reconcile_lease, settings.consumer_name)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        interval = self._settings.reconcile_interval_s
-        while not stopping.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:  # Redis or Binance away: the next round tries again
-                self._metrics.reconciliations.labels("failed").inc()
-                log.warning("reconciliation failed: %s: %s", type(exc).__name__, exc)
-            await pause(stopping, interval)
-        try:
-            await self._lease.release()
-        except Exception as exc:  # it expires on its own
-            log.warning("could not release the reconciliation lease: %s", type(exc).__name__)
+        await every(stopping, self.tick, lambda: self._settings.reconcile_interval_s, "reconciliation",
+                    self._metrics.reconciliations.labels("failed").inc)
+        await self._lease.leave()
 
     async def tick(self) -> Drift | None:
         """One round if this replica holds the lease: the drift found (None: not this replica's turn)."""

@@ -105,10 +105,7 @@ class UserStreamRunner:
                 self._metrics.user_stream_connects.labels("failed").inc()
                 log.warning("user-data stream failed: %s: %s", type(exc).__name__, exc)
             await backoff.sleep(backoff.next_delay())
-        try:
-            await self._lease.release()
-        except Exception as exc:  # it expires on its own
-            log.warning("could not release the user-data stream lease: %s", type(exc).__name__)
+        await self._lease.leave()
 
     async def _session(self, stopping: asyncio.Event) -> None:
         """One connection, until it ends, the lease is lost, or it is time to renew it. Before a step

@@ -11,11 +11,14 @@ jobs that are safe to do twice.
 
 from __future__ import annotations
 
+import logging
 import secrets
 
 import redis.asyncio as aioredis
 
 from app.state.scripts import source
+
+log = logging.getLogger(__name__)
 
 
 class Lease:
@@ -31,3 +34,11 @@ class Lease:
 
     async def release(self) -> None:
         await self._release(keys=[self._key], args=[self.owner])
+
+    async def leave(self) -> None:
+        """Give the lease back at shutdown, so another replica takes over at once; if Redis is away,
+        it expires on its own."""
+        try:
+            await self.release()
+        except Exception as exc:
+            log.warning("could not give back the lease %s: %s", self._key, type(exc).__name__)

@@ -12,6 +12,7 @@ from app.exchange.base import Quote
 from tests.execution.conftest import Harness, build
 from tests.utils.reservations import sides
 from tests.utils.streams import intent, pending_count, publish, results
+from tests.utils.venues import PatchedVenue
 
 BTC_MID = 95_000  # the bundled PAPER price table
 
@@ -190,17 +191,11 @@ async def test_limit_orders_beyond_max_open_orders_are_refused(redis_url: str, a
 
 
 async def test_an_action_the_venue_keeps_failing_is_dead_lettered(redis_url: str, aredis: Any, sync: Any) -> None:
-    class Unreachable:
-        def __init__(self, inner: Any) -> None:
-            self._inner = inner
+    async def away(order: Any) -> Any:
+        raise ConnectionError("venue away")
 
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self._inner, name)
-
-        async def cancel_order(self, order: Any) -> Any:
-            raise ConnectionError("venue away")
-
-    h = build(redis_url, aredis, sync, exchange_wrapper=Unreachable, max_deliveries=2)
+    h = build(redis_url, aredis, sync, exchange_wrapper=lambda inner: PatchedVenue(inner, cancel_order=away),
+              max_deliveries=2)
     await rest(h, "sig-7")
     publish(h.sync, action("CANCEL", "c-7", target_intent_id="sig-7"))
     for _ in range(4):

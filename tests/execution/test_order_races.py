@@ -14,16 +14,7 @@ from app.orders.machine import ExecutionType, Order, OrderStatus, VenueUpdate
 from tests.execution.conftest import Harness, build
 from tests.execution.test_order_actions import action, events, reserved, rest
 from tests.utils.streams import pending_count, publish, results
-
-
-class Venue:
-    """The PAPER venue with one call replaced."""
-
-    def __init__(self, inner: Any, **calls: Any) -> None:
-        self._inner, self._calls = inner, calls
-
-    def __getattr__(self, name: str) -> Any:
-        return self._calls[name] if name in self._calls else getattr(self._inner, name)
+from tests.utils.venues import PatchedVenue
 
 
 async def test_one_cancel_sent_twice_to_two_replicas_acts_once_and_is_answered_once(redis_url: str, aredis: Any,
@@ -32,7 +23,7 @@ async def test_one_cancel_sent_twice_to_two_replicas_acts_once_and_is_answered_o
         await asyncio.sleep(0.3)  # a venue round trip: the retry arrives meanwhile
         return await h.exchange._inner.cancel_order(order)  # type: ignore[attr-defined]
 
-    h = build(redis_url, aredis, sync, exchange_wrapper=lambda inner: Venue(inner, cancel_order=slow_cancel))
+    h = build(redis_url, aredis, sync, exchange_wrapper=lambda inner: PatchedVenue(inner, cancel_order=slow_cancel))
     await rest(h, "sig-9")
     publish(h.sync, action("CANCEL", "c-9", target_intent_id="sig-9"))
     first = asyncio.create_task(h.consumer("r1").burst())
@@ -52,7 +43,7 @@ async def test_a_dead_lettered_amend_gives_back_what_the_gate_held_for_it(redis_
         raise ConnectionError("venue away")
 
     h = build(redis_url, aredis, sync, max_deliveries=2,
-              exchange_wrapper=lambda inner: Venue(inner, amend_order=away))
+              exchange_wrapper=lambda inner: PatchedVenue(inner, amend_order=away))
     await rest(h, "sig-1", price=90_000, quantity=0.005)
     publish(h.sync, action("AMEND", "a-1", target_intent_id="sig-1", quantity=0.008))
     for _ in range(4):
@@ -106,7 +97,7 @@ async def test_one_order_whose_cancel_keeps_failing_holds_back_no_other(redis_ur
             raise ConnectionError("the venue refuses this one")
         return await h.exchange._inner.cancel_order(order)  # type: ignore[attr-defined]
 
-    h = build(redis_url, aredis, sync, exchange_wrapper=lambda inner: Venue(inner, cancel_order=stuck_on_one))
+    h = build(redis_url, aredis, sync, exchange_wrapper=lambda inner: PatchedVenue(inner, cancel_order=stuck_on_one))
     await rest(h, "stuck", expire_after_s=0.05)
     await rest(h, "other", price=89_000, quantity=0.002, expire_after_s=0.05)
     await rest(h, "plain", price=88_000, quantity=0.002)

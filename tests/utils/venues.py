@@ -23,3 +23,13 @@ class StubVenue(ExchangeAdapter):
 
     async def query_order(self, symbol: str, client_order_id: str) -> None:
         return None
+
+
+class PatchedVenue:
+    """A real venue with some of its calls replaced (``cancel_order=...``): the rest go to ``inner``."""
+
+    def __init__(self, inner: Any, **calls: Any) -> None:
+        self._inner, self._calls = inner, calls
+
+    def __getattr__(self, name: str) -> Any:
+        return self._calls[name] if name in self._calls else getattr(self._inner, name)
